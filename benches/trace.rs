@@ -125,7 +125,8 @@ fn yrs_direct(t: &Trace, per_txn: usize) -> yrs::Doc {
 }
 
 fn report(t: &Trace) {
-    let (w, changes) = write_trace(t);
+    let n = t.edits.len();
+    let (w, changes) = once("core: type, batch and sign", n, || write_trace(t));
     let doc = changes[1].id;
     assert_eq!(
         w.text(&doc).unwrap(),
@@ -133,11 +134,15 @@ fn report(t: &Trace) {
         "replay must give the trace's final text"
     );
     let before = LIVE.load(Ordering::Relaxed);
-    let r = read_trace(&changes);
+    let r = once("core: verify and apply on a fresh replica", n, || {
+        read_trace(&changes)
+    });
     let replica_bytes = LIVE.load(Ordering::Relaxed).saturating_sub(before);
     assert_eq!(r.state_hash(), w.state_hash());
     let before = LIVE.load(Ordering::Relaxed);
-    let y = yrs_direct(t, 1);
+    let y = once("reference yrs: one transaction per edit", n, || {
+        yrs_direct(t, 1)
+    });
     let yrs_bytes = LIVE.load(Ordering::Relaxed).saturating_sub(before);
     assert_eq!(
         y.get_or_insert_text("text").get_string(&y.transact()),
@@ -156,29 +161,58 @@ fn report(t: &Trace) {
     eprintln!("memory: replica holding all changes {replica_bytes} B; bare yrs doc {yrs_bytes} B");
 }
 
+/// Times one full pass of `f`.
+fn once<T>(label: &str, edits: usize, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    let s = start.elapsed().as_secs_f64();
+    eprintln!(
+        "full trace, {label}: {s:.2} s, {:.0} edits/s",
+        edits as f64 / s
+    );
+    out
+}
+
 fn bench(c: &mut Criterion) {
-    let t = load_trace();
-    report(&t);
-    let (_, changes) = write_trace(&t);
-    let mut g = c.benchmark_group("automerge-paper");
+    let full = load_trace();
+    report(&full);
+    // One timed pass over the whole trace per phase (a pass takes seconds to minutes: too long
+    // for criterion's repeated sampling)...
+    let n = full.edits.len();
+    let (_, changes) = once("core: type, batch and sign", n, || write_trace(&full));
+    once("core: verify and apply on a fresh replica", n, || {
+        read_trace(&changes)
+    });
+    once("reference yrs: one transaction per edit", n, || {
+        yrs_direct(&full, 1)
+    });
+    once("reference yrs: one transaction per 32 edits", n, || {
+        yrs_direct(&full, EDITS_PER_CHANGE)
+    });
+    // ...and criterion on the first 20,000 edits.
+    let prefix = Trace {
+        edits: full.edits[..20_000].to_vec(),
+        end: String::new(),
+    };
+    let (_, changes) = write_trace(&prefix);
+    let mut g = c.benchmark_group("automerge-paper first 20k edits");
     g.sample_size(10)
-        .measurement_time(Duration::from_secs(20))
+        .measurement_time(Duration::from_secs(10))
         .warm_up_time(Duration::from_secs(1));
-    g.throughput(criterion::Throughput::Elements(t.edits.len() as u64));
-    g.bench_function("core: type, batch and sign", |b| b.iter(|| write_trace(&t)));
+    g.throughput(criterion::Throughput::Elements(prefix.edits.len() as u64));
+    g.bench_function("core: type, batch and sign", |b| {
+        b.iter(|| write_trace(&prefix))
+    });
     g.bench_function("core: verify and apply on a fresh replica", |b| {
         b.iter(|| read_trace(&changes))
     });
     g.bench_function("reference yrs: one transaction per edit", |b| {
-        b.iter(|| yrs_direct(&t, 1))
+        b.iter(|| yrs_direct(&prefix, 1))
     });
     g.bench_function("reference yrs: one transaction per 32 edits", |b| {
-        b.iter(|| yrs_direct(&t, EDITS_PER_CHANGE))
+        b.iter(|| yrs_direct(&prefix, EDITS_PER_CHANGE))
     });
     g.finish();
-    let start = Instant::now();
-    let _ = read_trace(&changes);
-    eprintln!("one cold replay: {:?}", start.elapsed());
 }
 
 criterion_group!(benches, bench);
