@@ -5,6 +5,8 @@
 //! (`web`, wasm32 only) and the signalling relay (`relay`, native only).
 
 pub mod identity;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod relay;
 
 /// The crate version, as shown in the app.
 pub fn version() -> &'static str {
