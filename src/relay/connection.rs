@@ -138,11 +138,9 @@ impl Connection {
             ClientMessage::Unsubscribe(topics) => topics.iter().for_each(|t| self.unsubscribe(t)),
             ClientMessage::Publish { topic } => {
                 // Forwarded as the very bytes received: `Utf8Bytes` clones share one buffer.
+                // A subscriber evicted here counts its own drop as its reader task ends.
                 let delivery = self.relay.topics.publish(&topic, &Message::Text(text));
                 self.relay.metrics.messages_out(delivery.queued);
-                for _ in 0..delivery.evicted {
-                    self.relay.metrics.dropped(DropReason::SlowReader);
-                }
             }
             ClientMessage::Ping => {
                 if self.send(Message::Text(Utf8Bytes::from_static(PONG))) == Offer::Full {

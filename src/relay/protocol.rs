@@ -59,6 +59,11 @@ struct Envelope<'a> {
 
 /// Reads one text message.
 pub fn parse(text: &str) -> Result<ClientMessage, ProtocolError> {
+    // serde would also read a struct from a JSON array (`["subscribe"]`): only objects are
+    // messages.
+    if !text.trim_start().starts_with('{') {
+        return Err(ProtocolError::Malformed("not a JSON object".to_owned()));
+    }
     let envelope: Envelope<'_> =
         serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
     let kind = envelope.kind.ok_or(ProtocolError::MissingType)?;
@@ -177,6 +182,14 @@ mod tests {
             Err(ProtocolError::Malformed(_))
         ));
         assert!(matches!(parse("[1,2]"), Err(ProtocolError::Malformed(_))));
+        assert!(matches!(
+            parse(r#"["subscribe",["a"]]"#),
+            Err(ProtocolError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(r#""ping""#),
+            Err(ProtocolError::Malformed(_))
+        ));
         assert!(matches!(
             parse(r#"{"type":5}"#),
             Err(ProtocolError::Malformed(_))
