@@ -1,6 +1,9 @@
 //! The relay's HTTP side: `/health`, `/metrics`, static files (MIME types, no traversal),
 //! start-up errors, graceful shutdown, and the `peer-commons-relay` binary itself.
 
+// The relay and its test clients are native only.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod relay_support;
 
 use std::io::{BufRead, BufReader};

@@ -1,5 +1,8 @@
 //! Every limit of the relay, each set low and hit by real WebSocket clients.
 
+// The relay and its test clients are native only.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod relay_support;
 
 use std::time::Duration;

@@ -5,6 +5,9 @@
 //! the receiver does hear, and one connection's messages are handled in order, so receiving the
 //! marker first proves the earlier message was not forwarded.
 
+// The relay and its test clients are native only.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod relay_support;
 
 use peer_commons::relay::Limits;

@@ -23,6 +23,11 @@ use super::metrics::{DropReason, Metrics};
 use super::static_files::{self, text};
 use super::topics::TopicMap;
 
+/// Read buffer of each WebSocket (it grows for a larger message, up to the size limit).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes the writer gathers before writing to the socket (it writes at least at each flush).
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
 /// How long [`serve`] waits, after the shutdown signal, for WebSocket connections to close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -228,5 +233,9 @@ async fn upgrade(relay: Arc<Relay>, ip: IpAddr, request: Request) -> Response {
     let max = relay.limits.max_message_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
+        // Signalling messages are small: tungstenite's 128 KiB default buffers would make up
+        // most of the memory an idle connection costs.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| connection::run(relay, socket, slot))
 }

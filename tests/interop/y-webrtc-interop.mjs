@@ -10,10 +10,10 @@
 // usage:
 //   node tests/interop/y-webrtc-interop.mjs [--relay-bin target/debug/peer-commons-relay]
 //   node tests/interop/y-webrtc-interop.mjs --reference   # the same against y-webrtc's server.js
+//     (checks the test itself: y-webrtc's client and server together must pass it too)
 // Exits 0 when every round passed; the last line reads "interop: N passed, M failed".
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 
@@ -55,24 +55,14 @@ const waitForLine = (child, match, what) => new Promise((resolve, reject) => {
   })
 })
 
-const freePort = () => new Promise((resolve, reject) => {
-  const server = createServer()
-  server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address()
-    server.close(() => resolve(port))
-  })
-  server.on('error', reject)
-})
-
 /** Starts the signalling server under test; resolves with { url, http, child }. */
 async function startServer () {
   if (reference) {
-    const port = await freePort()
-    const child = track(spawn(process.execPath, [path.join(root, 'node_modules/y-webrtc/bin/server.js')], {
-      env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit']
+    const child = track(spawn(process.execPath, [path.join(here, 'reference-server.mjs')], {
+      env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit']
     }))
-    await waitForLine(child, l => (l.includes('running') ? true : undefined), 'y-webrtc server start')
-    return { url: `ws://127.0.0.1:${port}`, http: null, child }
+    const addr = await waitForLine(child, l => l.match(/^listening on http:\/\/(\S+)$/)?.[1], 'y-webrtc server start')
+    return { url: `ws://${addr}`, http: null, child }
   }
   const child = track(spawn(relayBin, ['--listen', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' }
