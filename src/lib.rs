@@ -10,3 +10,8 @@ pub mod identity;
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+
+pub mod store;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
