@@ -4,7 +4,11 @@
 //! commons, the sync protocol) shared by every platform, plus thin platform shells: the browser
 //! (`web`, wasm32 only) and the signalling relay (`relay`, native only).
 
+pub mod change;
+pub mod commons;
+pub mod dag;
 pub mod identity;
+pub mod signal;
 
 /// The crate version, as shown in the app.
 pub fn version() -> &'static str {
