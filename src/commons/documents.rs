@@ -56,8 +56,9 @@ pub struct Document {
     text: TextRef,
     history: BTreeMap<Stamp, Vec<DocEvent>>,
     comments: BTreeMap<Stamp, Comment>,
-    /// Edits applied to `ydoc`, so a rebuild can replay them (without excluded changes).
-    pub(crate) edits: BTreeMap<Stamp, Vec<Vec<u8>>>,
+    /// Changes whose edits are in `ydoc`, so a rebuild can replay them (without excluded ones).
+    /// The update bytes stay in the graph: keeping a copy here would double the memory.
+    pub(crate) edits: BTreeSet<Stamp>,
 }
 
 /// Name of the yrs root type holding the text; part of the protocol.
@@ -91,7 +92,7 @@ impl Document {
             text,
             history: BTreeMap::new(),
             comments: BTreeMap::new(),
-            edits: BTreeMap::new(),
+            edits: BTreeSet::new(),
         }
     }
 
@@ -156,7 +157,7 @@ impl Document {
         self.comments.insert(stamp, comment);
     }
 
-    /// Applies a (validated) CRDT update from a change, unless it was made locally and is already
+    /// Applies a (validated) CRDT update (Yjs v2 encoding) from a change, unless it was made locally and is already
     /// integrated. Returns (inserted, deleted) CRDT units for the history.
     pub(crate) fn apply_update(
         &mut self,
@@ -165,9 +166,9 @@ impl Document {
         already_applied: bool,
     ) -> (u64, u64) {
         let counts = update_counts(update);
-        self.edits.entry(stamp).or_default().push(update.to_vec());
+        self.edits.insert(stamp);
         if !already_applied {
-            if let Ok(u) = Update::decode_v1(update) {
+            if let Ok(u) = Update::decode_v2(update) {
                 let mut txn = self.ydoc.transact_mut();
                 // Validation decoded this update already; a failure here would only leave it
                 // pending inside yrs, which every replica does alike.
@@ -179,17 +180,23 @@ impl Document {
 
     /// Replays every recorded edit, except those of `excluded` changes, into a fresh CRDT
     /// document: used when governance decides a change no longer applies (a block).
-    pub(crate) fn rebuild(&mut self, excluded: &BTreeSet<ChangeId>, client: u64) {
+    /// `updates_of` gives the text updates a change carries for this document.
+    pub(crate) fn rebuild<'a>(
+        &mut self,
+        excluded: &BTreeSet<ChangeId>,
+        client: u64,
+        updates_of: impl Fn(&ChangeId) -> Vec<&'a [u8]>,
+    ) {
         let ydoc = new_ydoc(client);
         let text = ydoc.get_or_insert_text(TEXT_ROOT);
         {
             let mut txn = ydoc.transact_mut();
-            for ((_, id), updates) in &self.edits {
+            for (_, id) in &self.edits {
                 if excluded.contains(id) {
                     continue;
                 }
-                for u in updates {
-                    if let Ok(u) = Update::decode_v1(u) {
+                for u in updates_of(id) {
+                    if let Ok(u) = Update::decode_v2(u) {
                         let _ = txn.apply_update(u);
                     }
                 }
@@ -201,7 +208,7 @@ impl Document {
 
     /// Re-integrates a local, unflushed update after a rebuild.
     pub(crate) fn reapply_local(&mut self, update: &[u8]) {
-        if let Ok(u) = Update::decode_v1(update) {
+        if let Ok(u) = Update::decode_v2(update) {
             let _ = self.ydoc.transact_mut().apply_update(u);
         }
     }
@@ -216,7 +223,7 @@ impl Document {
 
 /// Units inserted and deleted by an update.
 pub fn update_counts(update: &[u8]) -> (u64, u64) {
-    let Ok(u) = Update::decode_v1(update) else {
+    let Ok(u) = Update::decode_v2(update) else {
         return (0, 0);
     };
     let sum = |set: &yrs::IdSet| -> u64 {
