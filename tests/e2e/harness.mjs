@@ -68,16 +68,21 @@ export async function startRelay({ www = DIST, args = [] } = {}) {
     });
   });
   let timer;
+  let starting = true;
   const origin = await Promise.race([
     listening,
     spawnFailed,
-    exited.then(({ code, signal }) => {
-      throw new Error(`relay exited (code ${code}, signal ${signal}) before listening:\n${log}`);
-    }),
     new Promise((_, reject) => {
+      // Only an exit during start-up is an error here; stop() ends the relay later on purpose.
+      exited.then(({ code, signal }) => {
+        if (starting) reject(new Error(`relay exited (code ${code}, signal ${signal}) before listening:\n${log}`));
+      });
       timer = setTimeout(() => reject(new Error(`relay did not print its address:\n${log}`)), START_GUARD_MS);
     }),
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => {
+    starting = false;
+    clearTimeout(timer);
+  });
 
   return {
     origin,
