@@ -16,3 +16,8 @@ pub mod signal;
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+
+pub mod store;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
