@@ -5,6 +5,7 @@
 //! (`web`, wasm32 only) and the signalling relay (`relay`, native only).
 
 pub mod identity;
+pub mod sync;
 
 /// The crate version, as shown in the app.
 pub fn version() -> &'static str {
