@@ -9,6 +9,7 @@
 pub mod documents;
 mod hash;
 mod read;
+pub mod snapshot;
 pub mod tasks;
 mod writer;
 
