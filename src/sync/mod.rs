@@ -11,21 +11,25 @@
 
 pub mod frame;
 pub mod index;
+pub mod replica;
 pub mod session;
 pub mod wire;
 
 pub use index::{ChangeSource, SyncIndex, View};
+pub use replica::{InsertError, Replica};
 pub use session::{Event, Input, Offence, Output, Session, SessionConfig, SessionStats};
 pub use wire::{CloseReason, PROTOCOL_VERSION};
 
-/// A change's id: the blake3 hash of its canonical signed bytes.
-// Stand-in until the core's `crate::change::ChangeId` lands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ChangeId(pub [u8; 32]);
+pub use crate::change::ChangeId;
 
-/// The id of a change from its bytes as sent on the wire.
+/// Bytes of the signature that starts every change (docs/PROTOCOL.md, change format 1).
+const SIGNATURE_LEN: usize = 64;
+
+/// The id a change has if these are its bytes: blake3 of the body after the signature. Used to
+/// track requested changes without decoding them; the replica checks everything on insert.
 pub fn change_id(bytes: &[u8]) -> ChangeId {
-    ChangeId(blake3::hash(bytes).into())
+    let body = bytes.get(SIGNATURE_LEN..).unwrap_or(bytes);
+    ChangeId(blake3::hash(body).into())
 }
 
 /// A peer's address in the mesh: random bytes chosen by the shell for each running replica

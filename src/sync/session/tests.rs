@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::sync::{frame::FRAME_VERSION, ChangeSource, SyncIndex};
 
-/// A replica stand-in: changes are `[depth as 8 bytes][filler]`.
+/// A replica stand-in: changes are `[64-byte fake signature][depth as 8 bytes][tag][filler]`.
 #[derive(Default)]
 struct Store {
     changes: BTreeMap<ChangeId, Vec<u8>>,
@@ -18,15 +18,16 @@ impl ChangeSource for Store {
 }
 
 fn make_change(depth: u64, tag: u32, size: usize) -> Vec<u8> {
-    let mut b = depth.to_le_bytes().to_vec();
+    let mut b = vec![0x5a; 64];
+    b.extend_from_slice(&depth.to_le_bytes());
     b.extend_from_slice(&tag.to_le_bytes());
-    b.resize(size.max(12), 0xab);
+    b.resize(size.max(76), 0xab);
     b
 }
 
 impl Store {
     fn add(&mut self, bytes: Vec<u8>) {
-        let depth = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+        let depth = u64::from_le_bytes(bytes[64..72].try_into().unwrap());
         let id = change_id(&bytes);
         if self.index.insert(depth, id) {
             self.arrival_depths.push(depth);
