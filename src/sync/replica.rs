@@ -24,6 +24,8 @@ pub trait Replica: ChangeSource {
     fn contains(&self, id: &ChangeId) -> bool;
     /// The depth of an applied change.
     fn depth(&self, id: &ChangeId) -> Option<u64>;
+    /// Who a held change comes from (its author's key): gossip keeps one tree per origin.
+    fn origin(&self, id: &ChangeId) -> Option<[u8; 32]>;
     /// Checks and inserts a change from a peer; returns the changes that became applied (it and
     /// any it unblocked). A duplicate is `Ok` with nothing applied.
     fn insert(&mut self, bytes: &[u8]) -> Result<Vec<ChangeId>, InsertError>;
@@ -50,6 +52,10 @@ impl Replica for Commons {
 
     fn depth(&self, id: &ChangeId) -> Option<u64> {
         self.dag().get(id).map(|n| n.depth)
+    }
+
+    fn origin(&self, id: &ChangeId) -> Option<[u8; 32]> {
+        self.change(id).map(|c| c.body.author.0)
     }
 
     fn insert(&mut self, bytes: &[u8]) -> Result<Vec<ChangeId>, InsertError> {
@@ -97,6 +103,7 @@ mod tests {
         let applied = Replica::insert(&mut b, &genesis.bytes).unwrap();
         assert_eq!(applied, vec![genesis.id, doc.id]);
         assert_eq!(Replica::depth(&b, &doc.id), Some(1));
+        assert_eq!(Replica::origin(&b, &doc.id), a.local_author().map(|k| k.0));
         assert_eq!(Replica::sync_items(&b).len(), 2);
 
         let mut bad = doc.bytes.clone();

@@ -134,10 +134,11 @@ pub enum Event {
     },
     /// The peer announced new changes lazily.
     Have(Vec<ChangeId>),
-    /// The peer asked to be pushed new changes eagerly again.
-    Graft,
-    /// The peer asked not to be pushed new changes eagerly.
-    Prune,
+    /// The peer missed these changes announced lazily, and asks to be pushed new changes of
+    /// their origins eagerly again (they are sent at once).
+    Graft(Vec<ChangeId>),
+    /// The peer asks not to be pushed new changes of these origins (authors) eagerly.
+    Prune(Vec<[u8; 32]>),
     /// The peer told us some of its neighbours.
     Peers(Vec<PeerId>),
     /// A signal to relay or for us.
@@ -367,10 +368,10 @@ impl Session {
         self.send(&Message::Want { ids, graft }, Priority::Control);
     }
 
-    /// Asks the peer to stop pushing eagerly.
-    pub fn prune(&mut self) {
-        if self.state == State::Open {
-            self.send(&Message::Prune, Priority::Control);
+    /// Asks the peer to stop pushing changes of these origins eagerly.
+    pub fn prune(&mut self, origins: Vec<[u8; 32]>) {
+        if self.state == State::Open && !origins.is_empty() {
+            self.send(&Message::Prune(origins), Priority::Control);
         }
     }
 
