@@ -155,6 +155,8 @@ pub struct Hello {
     pub peer: [u8; 16],
     /// True when the sender has already received the receiver's hello.
     pub ack: bool,
+    /// How many changes the sender holds (the side holding more leads reconciliation).
+    pub items: u64,
 }
 
 /// A relayed WebRTC signal (SDP or ICE candidate), opaque to the protocol.
@@ -452,6 +454,7 @@ mod tests {
                 commons: [3; 32],
                 peer: [4; 16],
                 ack: true,
+                items: 12345,
             }),
             Message::Close {
                 reason: CloseReason::CommonsMismatch,

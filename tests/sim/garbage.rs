@@ -100,6 +100,7 @@ impl World {
                             commons: commons.0,
                             peer: id.0,
                             ack: true,
+                            items: 0,
                         })
                         .encode(),
                     );

@@ -34,26 +34,28 @@ pub fn seeds(default_count: u64) -> Vec<u64> {
     (base..base + count).collect()
 }
 
-/// Runs `scenario` for each seed; on a failure prints the seed and how to replay it, then fails.
+/// Runs `scenario` for each seed; prints every failing seed with the command that replays it,
+/// then fails if any did.
 pub fn for_seeds(name: &str, default_count: u64, scenario: impl Fn(u64)) {
+    let test = std::env::args()
+        .next()
+        .and_then(|p| {
+            let file = std::path::Path::new(&p).file_name()?.to_str()?.to_string();
+            Some(
+                file.rsplit_once('-')
+                    .map_or(file.clone(), |(n, _)| n.to_string()),
+            )
+        })
+        .unwrap_or_else(|| "sim_scenarios".into());
+    let mut failed = Vec::new();
     for seed in seeds(default_count) {
-        let result = catch_unwind(AssertUnwindSafe(|| scenario(seed)));
-        if let Err(e) = result {
+        if catch_unwind(AssertUnwindSafe(|| scenario(seed))).is_err() {
             eprintln!(
                 "\nscenario `{name}` FAILED with seed {seed}; replay with:\n  \
-                 SIM_SEED={seed} cargo test --test {} {name} -- --nocapture\n",
-                std::env::args()
-                    .next()
-                    .and_then(|p| {
-                        let file = std::path::Path::new(&p).file_name()?.to_str()?.to_string();
-                        Some(
-                            file.rsplit_once('-')
-                                .map_or(file.clone(), |(n, _)| n.to_string()),
-                        )
-                    })
-                    .unwrap_or_else(|| "sim_scenarios".into())
+                 SIM_SEED={seed} cargo test --test {test} {name} -- --nocapture\n"
             );
-            std::panic::resume_unwind(e);
+            failed.push(seed);
         }
     }
+    assert!(failed.is_empty(), "`{name}` failed for seeds {failed:?}");
 }

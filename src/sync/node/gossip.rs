@@ -19,6 +19,9 @@ use crate::sync::{ChangeId, Replica};
 /// duplicates, then pruned again).
 pub(super) const MAX_LAZY_ORIGINS: usize = 4096;
 
+/// Most missing dependencies asked for after one message.
+const MAX_WANT_MISSING: usize = 1024;
+
 /// Most links that announced one missing change that are remembered.
 const MAX_ANNOUNCERS: usize = 8;
 
@@ -30,6 +33,7 @@ impl<R: Replica> Node<R> {
         pushed: bool,
     ) {
         let mut applied = Vec::new();
+        let mut waits_for = BTreeSet::new();
         let mut dup_origins = BTreeSet::new();
         for (id, bytes) in changes {
             let grafted = self.missing.remove(&id).and_then(|m| m.grafted);
@@ -41,11 +45,12 @@ impl<R: Replica> Node<R> {
                 continue;
             }
             match self.replica.insert(&bytes) {
-                Ok(ready) => {
+                Ok(outcome) => {
                     if let (Some(g), Some(origin)) = (grafted, self.replica.origin(&id)) {
                         self.set_lazy(g, origin, false);
                     }
-                    applied.extend(ready);
+                    applied.extend(outcome.applied);
+                    waits_for.extend(outcome.missing);
                 }
                 Err(e) => {
                     self.stats.rejected += 1;
@@ -61,11 +66,30 @@ impl<R: Replica> Node<R> {
             }
         }
         self.prune_origins(conn, dup_origins);
+        self.want_missing(conn, waits_for);
         if !applied.is_empty() {
             self.index_applied(&applied);
             self.stats.applied += applied.len() as u64;
             self.forward(&applied, Some(conn));
             self.event(NodeEvent::Applied(applied));
+        }
+    }
+
+    /// A change arrived before changes it depends on. They are usually on their way along
+    /// another author's tree; if they have not come after the graft timeout, they are asked
+    /// from this sender (without grafting: no announcement was missed).
+    fn want_missing(&mut self, conn: ConnId, ids: BTreeSet<ChangeId>) {
+        let due = self.now + self.cfg.graft_timeout_ms;
+        for id in ids.into_iter().take(MAX_WANT_MISSING) {
+            if self.replica.contains(&id) || self.missing.len() >= self.cfg.max_missing {
+                continue;
+            }
+            self.missing.entry(id).or_insert_with(|| Missing {
+                announcers: VecDeque::from([conn]),
+                due,
+                grafted: None,
+                graft: false,
+            });
         }
     }
 
@@ -186,6 +210,7 @@ impl<R: Replica> Node<R> {
                         announcers: VecDeque::from([conn]),
                         due,
                         grafted: None,
+                        graft: true,
                     },
                 );
             }
@@ -202,7 +227,7 @@ impl<R: Replica> Node<R> {
             .filter(|(_, m)| m.due <= now)
             .map(|(id, _)| *id)
             .collect();
-        let mut asks: BTreeMap<ConnId, Vec<ChangeId>> = BTreeMap::new();
+        let mut asks: BTreeMap<(ConnId, bool), Vec<ChangeId>> = BTreeMap::new();
         for id in due {
             let held = self.replica.contains(&id);
             let Some(m) = self.missing.get_mut(&id) else {
@@ -210,8 +235,10 @@ impl<R: Replica> Node<R> {
             };
             match m.announcers.pop_front() {
                 Some(conn) if !held => {
-                    asks.entry(conn).or_default().push(id);
-                    m.grafted = Some(conn);
+                    asks.entry((conn, m.graft)).or_default().push(id);
+                    if m.graft {
+                        m.grafted = Some(conn);
+                    }
                     m.due = now + 2 * self.cfg.graft_timeout_ms;
                 }
                 _ => {
@@ -219,9 +246,9 @@ impl<R: Replica> Node<R> {
                 }
             }
         }
-        for (conn, ids) in asks {
+        for ((conn, graft), ids) in asks {
             if let Some(c) = self.conns.get_mut(&conn) {
-                c.session.want(&ids, true);
+                c.session.want(&ids, graft);
                 self.dirty.insert(conn);
             }
         }

@@ -26,7 +26,7 @@ mod signal;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::session::{Input, Output, Session, SessionConfig};
+use super::session::{Input, Local, Output, Session, SessionConfig};
 use super::{ChangeId, CloseReason, PeerId, Replica, SyncIndex, View};
 use peers::PeerBook;
 
@@ -277,6 +277,8 @@ struct Missing {
     due: u64,
     /// The link it was last asked from (grafted to eager for its origin when it comes).
     grafted: Option<ConnId>,
+    /// Whether asking grafts: true for an announced change, false for a missing dependency.
+    graft: bool,
 }
 
 /// A gossip node. See the module documentation.
@@ -440,13 +442,12 @@ impl<R: Replica> Node<R> {
                 return;
             }
         }
-        let session = Session::new(
-            self.cfg.session.clone(),
-            self.me,
-            self.replica.commons_id(),
-            dialer,
-            self.now,
-        );
+        let local = Local {
+            peer: self.me,
+            commons: self.replica.commons_id(),
+            items: self.index.len() as u64,
+        };
+        let session = Session::new(self.cfg.session.clone(), local, dialer, self.now);
         self.conns.insert(
             conn,
             Conn {

@@ -222,6 +222,11 @@ impl Session {
         if !self.hello.got_theirs {
             self.hello.got_theirs = true;
             self.remote = Some(peer);
+            self.leads = if h.items == self.items {
+                self.dialer
+            } else {
+                self.items > h.items
+            };
             self.state = State::Open;
             self.events.push_back(Event::Established { peer });
             self.on_established();
@@ -237,7 +242,7 @@ impl Session {
         // and measures the round trip.
         self.send(&Message::Ping(self.now), Priority::Control);
         self.next_ping = self.now + self.cfg.keepalive_ms;
-        if self.dialer {
+        if self.leads {
             self.recon.next_at = Some(self.now);
         }
     }
@@ -312,7 +317,7 @@ impl Session {
         self.wants.deadline = None;
         if let Some((sent, received)) = self.recon.awaiting.take() {
             self.events.push_back(Event::Synced { sent, received });
-            if self.dialer && self.recon.next_at.is_none() {
+            if self.leads && self.recon.next_at.is_none() {
                 self.recon.next_at = Some(self.now + self.cfg.anti_entropy_ms);
             }
         }
