@@ -11,6 +11,7 @@ pub mod identity;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod relay;
 pub mod signal;
+pub mod sync;
 
 /// The crate version, as shown in the app.
 pub fn version() -> &'static str {
