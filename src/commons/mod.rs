@@ -171,6 +171,11 @@ impl Commons {
         if let Some(node) = self.dag.get(id) {
             self.gov.apply(&node.change, node.depth, &self.dag);
         }
+        if local && self.gov.is_excluded(id) {
+            // A blocked local author's typing is already in the CRDT documents: take it out.
+            self.rederive();
+            return;
+        }
         self.apply_state(id, local);
     }
 

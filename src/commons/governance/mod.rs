@@ -303,6 +303,10 @@ impl Governance {
         if std::mem::take(&mut self.dirty.rules) {
             let (rules, tallies) = rules_at(Cut::All, &self.rule_inputs(), true);
             let blocks_changed = rules.blocks != self.global.blocks;
+            // Rule proposals left out by a block get no tally: drop the previous ones.
+            for pid in self.block_order.values().chain(self.param_order.values()) {
+                self.tallies.remove(pid);
+            }
             for (pid, t) in tallies {
                 self.tallies.insert(pid, t);
             }
@@ -432,7 +436,7 @@ impl Governance {
                 }
             }
         }
-        for pid in self.order.values() {
+        for pid in self.order.values().filter(|p| !self.excluded.contains(p)) {
             put(&pid.0);
             if let Some(t) = self.tallies.get(pid) {
                 put(&postcard::to_allocvec(&(t.yes, t.no, t.abstain)).unwrap_or_default());
