@@ -141,7 +141,7 @@ impl Commons {
         });
         undo.expand_scope(&ydoc, &text);
         undo.include_origin(TRACKED);
-        for ((_, id), updates) in &d.edits {
+        for (_, id) in &d.edits {
             if self.gov.is_excluded(id) {
                 continue;
             }
@@ -150,7 +150,7 @@ impl Commons {
             } else {
                 ydoc.transact_mut()
             };
-            for u in updates {
+            for u in crate::commons::text_updates(&self.dag, id, &d.id) {
                 let u = Update::decode_v1(u).map_err(|e| bad(format!("stored edit: {e}")))?;
                 txn.apply_update(u)
                     .map_err(|e| bad(format!("replaying an edit: {e}")))?;
