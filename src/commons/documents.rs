@@ -236,6 +236,10 @@ impl Document {
     ) -> Option<Vec<u8>> {
         use yrs::updates::encoder::Encode;
         let txn = self.ydoc.transact();
+        // With updates waiting for missing items, encoding the state mixes them in: give up.
+        if txn.has_missing_updates() {
+            return None;
+        }
         let now = txn.state_vector();
         let mut since = yrs::StateVector::default();
         for (c, clock) in now.iter() {

@@ -142,15 +142,21 @@ impl Commons {
         undo.expand_scope(&ydoc, &text);
         undo.include_origin(TRACKED);
         for (_, id) in &d.edits {
-            if self.gov.is_excluded(id) {
-                continue;
-            }
+            // The same updates, in the same order, as the replica's own document holds.
+            let raw = crate::commons::text_updates(&self.dag, id, &d.id);
+            let updates: Vec<Vec<u8>> = if self.gov.text_applies(id) {
+                raw.iter().map(|u| u.to_vec()).collect()
+            } else {
+                raw.iter()
+                    .flat_map(|u| super::tombstone::tombstone(u))
+                    .collect()
+            };
             let mut txn = if id == source {
                 ydoc.transact_mut_with(TRACKED)
             } else {
                 ydoc.transact_mut()
             };
-            for u in crate::commons::text_updates(&self.dag, id, &d.id) {
+            for u in &updates {
                 let u = Update::decode_v1(u).map_err(|e| bad(format!("stored edit: {e}")))?;
                 txn.apply_update(u)
                     .map_err(|e| bad(format!("replaying an edit: {e}")))?;
