@@ -126,6 +126,10 @@ fn validate_op(author: &AuthorId, op: &Op, genesis: bool) -> Result<(), ChangeEr
             }
         }
         Op::MarkLicence { spdx, .. } => short("licence", spdx)?,
+        Op::CarryDocument(carry) => {
+            short("title", &carry.title)?;
+            super::carry::validate_carry(carry)?;
+        }
         Op::ClaimTask { .. }
         | Op::ReleaseTask { .. }
         | Op::Endorse { .. }
@@ -158,7 +162,7 @@ fn text_edit(author: &AuthorId, edit: &TextEdit) -> Result<(), ChangeError> {
     limit("inserted text", total, MAX_INSERT_PER_CHANGE)
 }
 
-fn limit(what: &'static str, value: u64, max: u64) -> Result<(), ChangeError> {
+pub(super) fn limit(what: &'static str, value: u64, max: u64) -> Result<(), ChangeError> {
     if value > max {
         return Err(ChangeError::Limit {
             what,

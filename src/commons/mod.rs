@@ -8,6 +8,7 @@
 
 pub mod documents;
 mod hash;
+pub mod property;
 mod read;
 pub mod tasks;
 mod writer;
@@ -61,6 +62,8 @@ pub struct Commons {
     documents: BTreeMap<ChangeId, Document>,
     tasks: BTreeMap<ChangeId, Task>,
     local: Option<LocalAuthor>,
+    /// Provenance of text and carried history, for attribution and the ledger.
+    property: property::PropertyIndex,
 }
 
 impl Commons {
@@ -84,17 +87,20 @@ impl Commons {
             documents: BTreeMap::new(),
             tasks: BTreeMap::new(),
             local,
+            property: property::PropertyIndex::default(),
         }
     }
 
     /// Founds a new commons: signs its genesis with `charter`. Returns the replica and the genesis
-    /// change (to be stored and announced).
+    /// change (to be stored and announced). The licence must be one of the offered SPDX ids
+    /// ([`property::licences`]); it is stored in its canonical spelling.
     pub fn create(
         identity: Identity,
         nonce: u32,
-        charter: Charter,
+        mut charter: Charter,
         now: u64,
     ) -> Result<(Self, Change), ChangeError> {
+        charter.licence = property::canonical_licence(&charter.licence)?;
         let body = crate::change::ChangeBody {
             format: crate::change::CHANGE_FORMAT,
             commons: None,
@@ -190,6 +196,16 @@ impl Commons {
                 &mut self.tasks,
             );
         }
+        // After the ops, so that a document this change creates exists.
+        let founder = self.dag.get(&self.id).map(|n| n.change.body.author);
+        self.property.apply(
+            change,
+            stamp,
+            self.charter.as_ref(),
+            founder,
+            &mut self.documents,
+            client,
+        );
     }
 
     /// Recomputes every document's text without the edits of `excluded` changes (used when
@@ -323,6 +339,8 @@ fn apply_op(
         | Op::Propose { .. }
         | Op::Vote { .. }
         | Op::MarkLicence { .. } => {}
+        // Carried history is applied by the property module.
+        Op::CarryDocument(_) => {}
     }
 }
 
