@@ -208,7 +208,7 @@ fn readme_md(
     for (path, cr) in docs {
         let _ = writeln!(
             s,
-            "- {} — `{}` ({} characters, {} authors)",
+            "- {} — `{}` ({} characters; authors: {})",
             one_line(&cr.title),
             path,
             cr.length,
