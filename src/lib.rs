@@ -9,6 +9,7 @@ pub mod change;
 pub mod commons;
 pub mod dag;
 pub mod identity;
+pub mod signal;
 
 /// The crate version, as shown in the app.
 pub fn version() -> &'static str {

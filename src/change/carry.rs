@@ -13,8 +13,9 @@ use crate::change::limits::MAX_LIST_ITEMS;
 /// Most carried changes in one carry op (the change size limit bounds their bytes as well).
 pub const MAX_CARRIED_CHANGES: usize = 16 * 1024;
 
-/// Checks a carry op: its lists within limits, and every carried change valid and relevant.
-pub(super) fn validate_carry(carry: &Carry) -> Result<(), ChangeError> {
+/// Checks a carry op: its lists within limits, and every carried change valid and relevant
+/// (signatures too when `verify`).
+pub(super) fn validate_carry(carry: &Carry, verify: bool) -> Result<(), ChangeError> {
     if carry.sources.is_empty() {
         return Err(ChangeError::InvalidOp(
             "a carried document must name its source".into(),
@@ -31,7 +32,7 @@ pub(super) fn validate_carry(carry: &Carry) -> Result<(), ChangeError> {
         MAX_CARRIED_CHANGES as u64,
     )?;
     for bytes in &carry.changes {
-        let change = decode_carried(bytes)?;
+        let change = decode_carried_inner(bytes, verify)?;
         if !touches(&change, &carry.sources) {
             return Err(ChangeError::InvalidOp(format!(
                 "carried change {} does not touch the carried document",
@@ -44,7 +45,11 @@ pub(super) fn validate_carry(carry: &Carry) -> Result<(), ChangeError> {
 
 /// Decodes and fully checks one carried change.
 pub fn decode_carried(bytes: &[u8]) -> Result<Change, ChangeError> {
-    let change = Change::decode_signed(bytes)?;
+    decode_carried_inner(bytes, true)
+}
+
+fn decode_carried_inner(bytes: &[u8], verify: bool) -> Result<Change, ChangeError> {
+    let change = Change::decode_unvalidated(bytes, verify)?;
     let nested = change
         .body
         .ops
@@ -55,7 +60,7 @@ pub fn decode_carried(bytes: &[u8]) -> Result<Change, ChangeError> {
             "a carried change must be an ordinary change, not a genesis or a carry".into(),
         ));
     }
-    validate::validate_body(&change.body)?;
+    validate::validate_body(&change.body, verify)?;
     Ok(change)
 }
 

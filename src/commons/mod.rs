@@ -10,6 +10,7 @@ pub mod documents;
 mod hash;
 pub mod property;
 mod read;
+pub mod snapshot;
 pub mod tasks;
 mod writer;
 
@@ -204,7 +205,7 @@ impl Commons {
             self.charter.as_ref(),
             founder,
             &mut self.documents,
-            client,
+            (client, local),
         );
     }
 
@@ -212,8 +213,16 @@ impl Commons {
     /// governance decides some changes no longer apply, e.g. a blocked key's).
     pub fn rebuild_documents(&mut self, excluded: &BTreeSet<ChangeId>) {
         let client = self.local.as_ref().map_or(0, |l| l.client);
+        let dag = &self.dag;
         for d in self.documents.values_mut() {
-            d.rebuild(excluded, client);
+            let doc = d.id;
+            // A fork's carried history: the updates inside its carry changes (property module).
+            let carried = self.property.carried_updates(dag, &doc, excluded);
+            d.rebuild(excluded, client, |id| {
+                let mut updates = text_updates(dag, id, &doc);
+                updates.extend(carried.get(id).into_iter().flatten().map(Vec::as_slice));
+                updates
+            });
             // Edits typed but not yet flushed are not in the graph: put them back.
             if let Some(l) = &self.local {
                 let id = d.id;
@@ -342,6 +351,23 @@ fn apply_op(
         // Carried history is applied by the property module.
         Op::CarryDocument(_) => {}
     }
+}
+
+/// The text updates change `id` carries for document `doc`.
+fn text_updates<'a>(dag: &'a Dag, id: &ChangeId, doc: &ChangeId) -> Vec<&'a [u8]> {
+    let Some(node) = dag.get(id) else {
+        return vec![];
+    };
+    node.change
+        .body
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CreateDocument { edit, .. } if id == doc => Some(edit.update.as_slice()),
+            Op::EditDocument { doc: d, edit } if d == doc => Some(edit.update.as_slice()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn task_event(tasks: &mut BTreeMap<ChangeId, Task>, task: &ChangeId, stamp: Stamp, ev: TaskEvent) {

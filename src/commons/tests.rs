@@ -265,3 +265,72 @@ fn rebuild_without_a_change_drops_its_text_but_keeps_unflushed_typing() {
     let flushed = a.flush(3).unwrap();
     assert_eq!(flushed.len(), 1);
 }
+
+#[test]
+fn snapshot_restore_gives_the_same_state_without_replaying_text() {
+    let (mut a, _) = founder();
+    let doc = a.create_document("D", "one", 1).unwrap().last().unwrap().id;
+    a.edit_text(&doc, 3, 0, " two").unwrap();
+    a.flush(2).unwrap();
+    let stored: Vec<Vec<u8>> = a
+        .changes_in_causal_order()
+        .map(|c| c.bytes.clone())
+        .collect();
+    let snap = a.snapshot(stored.len() as u64);
+    // More arrives after the snapshot.
+    a.edit_text(&doc, 0, 0, "zero ").unwrap();
+    let later = a.flush(3).unwrap();
+    let mut all = stored.clone();
+    all.extend(later.iter().map(|c| c.bytes.clone()));
+    let r = Commons::restore(a.id(), None, Some(&snap), all.iter().map(|b| b.as_slice())).unwrap();
+    assert_eq!(r.text(&doc).unwrap(), "zero one two");
+    assert_eq!(r.state_hash(), a.state_hash());
+    let plain = Commons::restore(a.id(), None, None, all.iter().map(|b| b.as_slice())).unwrap();
+    assert_eq!(plain.state_hash(), a.state_hash());
+    assert!(matches!(
+        Commons::restore(
+            a.id(),
+            None,
+            Some(b"junk"),
+            all.iter().map(|b| b.as_slice())
+        ),
+        Err(snapshot::RestoreError::BadSnapshot(_))
+    ));
+    let (other, _) = Commons::create(Identity::from_secret([9; 32]), 1, charter("x"), 1).unwrap();
+    assert!(matches!(
+        Commons::restore(other.id(), None, Some(&snap), std::iter::empty()),
+        Err(snapshot::RestoreError::WrongCommons)
+    ));
+}
+
+#[test]
+fn typing_batches_into_one_compact_update() {
+    let (mut a, _) = founder();
+    let doc = a.create_document("D", "", 1).unwrap().last().unwrap().id;
+    let mut b = replica_of(&a, 2, 2);
+    for (i, ch) in "the quick brown fox jumps over it".chars().enumerate() {
+        a.edit_text(&doc, i as u64, 0, &ch.to_string()).unwrap();
+        if i == 10 {
+            // A remote edit lands in the middle of the typing pause.
+            b.edit_text(&doc, 0, 0, ">").unwrap();
+            for c in b.flush(2).unwrap() {
+                a.insert(&c.bytes).unwrap();
+            }
+        }
+    }
+    a.edit_text(&doc, 4, 6, "").unwrap(); // and a deletion
+    let made = a.flush(3).unwrap();
+    let Op::EditDocument { edit, .. } = &made[0].body.ops[0] else {
+        panic!()
+    };
+    assert!(
+        edit.update.len() < 120,
+        "compact update is {} bytes",
+        edit.update.len()
+    );
+    for c in &made {
+        b.insert(&c.bytes).unwrap();
+    }
+    assert_eq!(a.text(&doc), b.text(&doc));
+    assert_eq!(a.state_hash(), b.state_hash());
+}

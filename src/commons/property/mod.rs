@@ -80,11 +80,14 @@ pub(crate) struct PropertyIndex {
     carried: BTreeMap<ChangeId, Carried>,
     /// For each carried document of a fork: the ids it had before, oldest first.
     carried_docs: BTreeMap<ObjectId, Vec<ObjectId>>,
+    /// Carry changes that took effect, by the document they carried into.
+    carriers: BTreeMap<ObjectId, Vec<ChangeId>>,
 }
 
 impl PropertyIndex {
     /// Records what a newly applied change contributes. Called by [`Commons`] after the core has
-    /// applied the change's ops.
+    /// applied the change's ops. `(client, local)`: the local CRDT client, and whether the
+    /// change's text is already in the documents (written here, or restored from a snapshot).
     pub(crate) fn apply(
         &mut self,
         change: &Change,
@@ -92,7 +95,7 @@ impl PropertyIndex {
         charter: Option<&Charter>,
         founder: Option<AuthorId>,
         documents: &mut BTreeMap<ChangeId, Document>,
-        client: u64,
+        (client, local): (u64, bool),
     ) {
         for op in &change.body.ops {
             match op {
@@ -110,6 +113,7 @@ impl PropertyIndex {
                         charter,
                         founder,
                         client,
+                        local,
                     };
                     self.apply_carry(&ctx, carry, documents);
                 }

@@ -14,7 +14,7 @@ use yrs::Update;
 
 use super::{Carried, PropertyIndex};
 use crate::change::carry::doc_of;
-use crate::change::{Carry, Change, ChangeBody, ChangeId, Charter, Op};
+use crate::change::{Carry, Change, ChangeBody, ChangeId, Charter, ObjectId, Op};
 use crate::commons::documents::{DocAction, DocEvent};
 use crate::commons::{Comment, Document, Stamp};
 use crate::identity::AuthorId;
@@ -102,6 +102,8 @@ pub(crate) struct CarryContext<'a> {
     pub charter: Option<&'a Charter>,
     pub founder: Option<AuthorId>,
     pub client: u64,
+    /// The carried text is already in the documents (restored from a snapshot).
+    pub local: bool,
 }
 
 impl PropertyIndex {
@@ -158,6 +160,7 @@ impl PropertyIndex {
         let Some(d) = documents.get_mut(&doc) else {
             return;
         };
+        self.carriers.entry(doc).or_default().push(ctx.change.id);
         for (index, bytes) in carry.changes.iter().enumerate() {
             let Some(c) = parse_carried(bytes) else {
                 continue;
@@ -178,7 +181,7 @@ impl PropertyIndex {
             for op in &c.body.ops {
                 if doc_of(&c, op).is_some_and(|x| carry.sources.contains(&x)) {
                     let prov = self.docs.entry(doc).or_default();
-                    apply_carried_op(d, prov, ctx.stamp, &c, op);
+                    apply_carried_op(d, prov, ctx, &c, op);
                 }
             }
         }
@@ -186,7 +189,14 @@ impl PropertyIndex {
 }
 
 /// Applies one op of a carried change to the fork's document.
-fn apply_carried_op(d: &mut Document, prov: &mut Provenance, stamp: Stamp, c: &Change, op: &Op) {
+fn apply_carried_op(
+    d: &mut Document,
+    prov: &mut Provenance,
+    ctx: &CarryContext<'_>,
+    c: &Change,
+    op: &Op,
+) {
+    let stamp = ctx.stamp;
     let event = |action| DocEvent {
         change: c.id,
         author: c.body.author,
@@ -196,7 +206,7 @@ fn apply_carried_op(d: &mut Document, prov: &mut Provenance, stamp: Stamp, c: &C
     // then by their id (used only to settle a conflicting claim on the same items).
     let own = (stamp.0, c.id);
     let mut edit = |d: &mut Document, update: &[u8]| {
-        let (inserted, deleted) = d.apply_update(stamp, update, false);
+        let (inserted, deleted) = d.apply_update(stamp, update, ctx.local);
         prov.record(update, c.id, own);
         d.record(stamp, event(DocAction::Edited { inserted, deleted }));
     };
@@ -245,4 +255,51 @@ pub(crate) fn parse_carried(bytes: &[u8]) -> Option<Change> {
         body,
         bytes: bytes.to_vec(),
     })
+}
+
+impl PropertyIndex {
+    /// The text updates each effective carry change brought into `doc`, for a rebuild of the
+    /// document without `excluded` changes (a carried change is left out when it, or the change
+    /// carrying it, is excluded).
+    pub(crate) fn carried_updates(
+        &self,
+        dag: &crate::dag::Dag,
+        doc: &ObjectId,
+        excluded: &std::collections::BTreeSet<ChangeId>,
+    ) -> BTreeMap<ChangeId, Vec<Vec<u8>>> {
+        let mut out: BTreeMap<ChangeId, Vec<Vec<u8>>> = BTreeMap::new();
+        let sources = self.sources_of(doc);
+        for carrier in self.carriers.get(doc).into_iter().flatten() {
+            let Some(node) = dag.get(carrier) else {
+                continue;
+            };
+            for op in &node.change.body.ops {
+                let Op::CarryDocument(carry) = op else {
+                    continue;
+                };
+                if carry.sources != sources {
+                    continue;
+                }
+                for c in carry.changes.iter().filter_map(|b| parse_carried(b)) {
+                    if excluded.contains(&c.id) {
+                        continue;
+                    }
+                    for op in &c.body.ops {
+                        let on_doc = doc_of(&c, op).is_some_and(|x| sources.contains(&x));
+                        if let (true, Some(update)) = (on_doc, text_update(op)) {
+                            out.entry(*carrier).or_default().push(update.to_vec());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn text_update(op: &Op) -> Option<&[u8]> {
+    match op {
+        Op::CreateDocument { edit, .. } | Op::EditDocument { edit, .. } => Some(&edit.update),
+        _ => None,
+    }
 }
