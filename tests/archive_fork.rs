@@ -402,3 +402,81 @@ fn carries_by_others_or_with_forged_changes_are_refused_or_ignored() {
     assert_eq!(f.documents().len(), docs_before);
     assert_eq!(f.state_hash(), mallory.state_hash());
 }
+
+#[test]
+fn carried_history_survives_rebuilds_reverts_and_snapshots() {
+    let (p, soup, _) = parent("CC-BY-SA-4.0");
+    let forked = p
+        .fork(
+            ForkOptions {
+                title: "F".into(),
+                ..Default::default()
+            },
+            forker(),
+            1,
+            10,
+        )
+        .unwrap();
+    let mut f = forked.commons;
+    let fsoup = carried_doc(&f, &soup);
+    let carried_text = f.text(&fsoup).unwrap();
+    f.edit_text(&fsoup, 0, 0, "oops ").unwrap();
+    let oops = f.flush(11).unwrap()[0].id;
+    // A rebuild replays the carried history from the carry changes.
+    f.rebuild_documents(&[oops].into());
+    assert_eq!(f.text(&fsoup).unwrap(), carried_text);
+    f.rebuild_documents(&Default::default());
+    assert_eq!(f.text(&fsoup).unwrap(), format!("oops {carried_text}"));
+    // Reverting an edit of a carried document computes its inverse over the carried history.
+    f.revert(&oops, 12).unwrap();
+    assert_eq!(f.text(&fsoup).unwrap(), carried_text);
+    let credits = f.credits(&fsoup).unwrap();
+    let portable_now = portable(credits.clone());
+    assert!(portable_now
+        .iter()
+        .any(|a| a.0 == forker().author().to_hex() && a.3 == 0 && a.4 == 5));
+    // Reopening from a snapshot does not apply the carried text twice.
+    let stored: Vec<Vec<u8>> = f
+        .changes_in_causal_order()
+        .map(|c| c.bytes.clone())
+        .collect();
+    let snap = f.snapshot(stored.len() as u64);
+    let back =
+        Commons::restore(f.id(), None, Some(&snap), stored.iter().map(Vec::as_slice)).unwrap();
+    assert_eq!(back.state_hash(), f.state_hash());
+    assert_eq!(back.credits(&fsoup), f.credits(&fsoup));
+    let cold = Commons::restore(f.id(), None, None, stored.iter().map(Vec::as_slice)).unwrap();
+    assert_eq!(cold.state_hash(), f.state_hash());
+}
+
+#[test]
+fn a_carry_change_carries_nothing_else() {
+    let (p, soup, _) = parent("CC-BY-SA-4.0");
+    let mut f = p
+        .fork(
+            ForkOptions {
+                title: "F".into(),
+                ..Default::default()
+            },
+            forker(),
+            1,
+            10,
+        )
+        .unwrap()
+        .commons;
+    let create = p.change(&soup).unwrap().bytes.clone();
+    let carry = Carry {
+        sources: vec![soup],
+        into: None,
+        title: "x".into(),
+        changes: vec![create],
+    };
+    let mixed = vec![
+        Op::CarryDocument(carry),
+        Op::SetProfile { name: "x".into() },
+    ];
+    assert!(matches!(
+        f.act(mixed, 11),
+        Err(CommonsError::Change(ChangeError::InvalidOp(m))) if m.contains("only carry")
+    ));
+}

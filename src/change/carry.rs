@@ -43,6 +43,22 @@ pub(super) fn validate_carry(carry: &Carry, verify: bool) -> Result<(), ChangeEr
     Ok(())
 }
 
+/// A change that carries history carries nothing else: then every replica can tell, from the
+/// change alone, which of its text updates belong to which document (rebuilds and reverts replay
+/// them without consulting who may carry what).
+pub(super) fn validate_shape(ops: &[Op]) -> Result<(), ChangeError> {
+    let carries = ops
+        .iter()
+        .filter(|op| matches!(op, Op::CarryDocument(_)))
+        .count();
+    if carries > 0 && carries != ops.len() {
+        return Err(ChangeError::InvalidOp(
+            "a change that carries history may only carry history".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Decodes and fully checks one carried change.
 pub fn decode_carried(bytes: &[u8]) -> Result<Change, ChangeError> {
     decode_carried_inner(bytes, true)

@@ -64,6 +64,7 @@ fn validate_ops_inner(
             "a change creates at most one object".into(),
         ));
     }
+    super::carry::validate_shape(ops)?;
     for op in ops {
         validate_op(author, op, genesis, verify)?;
     }

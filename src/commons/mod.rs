@@ -7,6 +7,7 @@
 //! in that order, computed on read.
 
 pub mod documents;
+pub mod governance;
 mod hash;
 pub mod property;
 mod read;
@@ -20,6 +21,7 @@ use crate::change::{Change, ChangeError, ChangeId, Charter, CommonsId, Op};
 use crate::dag::{Added, Dag};
 use crate::identity::{AuthorId, Identity};
 pub use documents::{Comment, DocAction, DocEvent, Document, Stamp};
+pub use governance::Governance;
 pub use read::{DocSummary, HistoryEntry};
 pub use tasks::{Task, TaskEvent, TaskStatus};
 pub use writer::CommonsError;
@@ -58,13 +60,15 @@ pub struct Commons {
     id: CommonsId,
     dag: Dag,
     charter: Option<Charter>,
-    profiles: BTreeMap<AuthorId, (Stamp, String)>,
+    /// Name claims per author by causal stamp: the latest counts (a reverted claim is removed).
+    profiles: BTreeMap<AuthorId, BTreeMap<Stamp, String>>,
     participants: BTreeMap<AuthorId, Participant>,
     documents: BTreeMap<ChangeId, Document>,
     tasks: BTreeMap<ChangeId, Task>,
     local: Option<LocalAuthor>,
     /// Provenance of text and carried history, for attribution and the ledger.
     property: property::PropertyIndex,
+    gov: Governance,
 }
 
 impl Commons {
@@ -89,6 +93,7 @@ impl Commons {
             tasks: BTreeMap::new(),
             local,
             property: property::PropertyIndex::default(),
+            gov: Governance::default(),
         }
     }
 
@@ -146,6 +151,7 @@ impl Commons {
         for id in &ready {
             self.apply(id, false);
         }
+        self.settle();
         Ok(Inserted {
             applied: ready,
             duplicate,
@@ -165,10 +171,29 @@ impl Commons {
         }
     }
 
-    /// Applies a ready change's ops to the derived state. `local` marks a change written here,
-    /// whose text edits are already integrated in the CRDT documents.
+    /// Applies a ready change: to the governance indexes, then (unless a block leaves it out) to
+    /// the derived state. `local` marks a change written here, whose text edits are already
+    /// integrated in the CRDT documents.
     fn apply(&mut self, id: &ChangeId, local: bool) {
+        if let Some(node) = self.dag.get(id) {
+            self.gov.apply(&node.change, node.depth, &self.dag);
+        }
+        if local && self.gov.is_excluded(id) {
+            // A blocked local author's typing is already in the CRDT documents: take it out.
+            self.rederive();
+            return;
+        }
+        self.apply_state(id, local);
+    }
+
+    /// Applies a ready change's ops to the derived state (documents, tasks, names, participants),
+    /// leaving out changes a block excludes and the text edits of reverts that do not count.
+    fn apply_state(&mut self, id: &ChangeId, local: bool) {
         let Some(node) = self.dag.get(id) else { return };
+        if self.gov.is_excluded(id) {
+            return;
+        }
+        let edits = self.gov.edits_apply(id);
         let stamp = (node.depth, *id);
         let change = &node.change;
         let author = change.body.author;
@@ -184,7 +209,12 @@ impl Commons {
             }
         }
         let client = self.local.as_ref().map_or(0, |l| l.client);
-        for op in &change.body.ops {
+        let ops = change
+            .body
+            .ops
+            .iter()
+            .filter(|op| edits || !matches!(op, Op::EditDocument { .. }));
+        for op in ops {
             apply_op(
                 op,
                 stamp,
@@ -205,7 +235,11 @@ impl Commons {
             self.charter.as_ref(),
             founder,
             &mut self.documents,
-            (client, local),
+            property::Applied {
+                client,
+                local,
+                edits,
+            },
         );
     }
 
@@ -216,13 +250,7 @@ impl Commons {
         let dag = &self.dag;
         for d in self.documents.values_mut() {
             let doc = d.id;
-            // A fork's carried history: the updates inside its carry changes (property module).
-            let carried = self.property.carried_updates(dag, &doc, excluded);
-            d.rebuild(excluded, client, |id| {
-                let mut updates = text_updates(dag, id, &doc);
-                updates.extend(carried.get(id).into_iter().flatten().map(Vec::as_slice));
-                updates
-            });
+            d.rebuild(excluded, client, |id| text_updates(dag, id, &doc));
             // Edits typed but not yet flushed are not in the graph: put them back.
             if let Some(l) = &self.local {
                 let id = d.id;
@@ -247,7 +275,7 @@ fn apply_op(
     local: bool,
     client: u64,
     charter: &mut Option<Charter>,
-    profiles: &mut BTreeMap<AuthorId, (Stamp, String)>,
+    profiles: &mut BTreeMap<AuthorId, BTreeMap<Stamp, String>>,
     documents: &mut BTreeMap<ChangeId, Document>,
     tasks: &mut BTreeMap<ChangeId, Task>,
 ) {
@@ -260,10 +288,10 @@ fn apply_op(
     match op {
         Op::Genesis(c) => *charter = Some(c.clone()),
         Op::SetProfile { name } => {
-            let e = profiles.entry(author).or_insert((stamp, name.clone()));
-            if stamp >= e.0 {
-                *e = (stamp, name.clone());
-            }
+            profiles
+                .entry(author)
+                .or_default()
+                .insert(stamp, name.clone());
         }
         Op::CreateDocument { title, edit } => {
             let mut d = Document::new(change.id, author, title.clone(), stamp, client);
@@ -367,6 +395,15 @@ fn text_updates<'a>(dag: &'a Dag, id: &ChangeId, doc: &ChangeId) -> Vec<&'a [u8]
             Op::EditDocument { doc: d, edit } if d == doc => Some(edit.update.as_slice()),
             _ => None,
         })
+        .chain(
+            // A fork's carried history: the updates inside its carry ops for this document.
+            node.change.body.ops.iter().flat_map(|op| match op {
+                Op::CarryDocument(c) if c.into.as_ref().unwrap_or(id) == doc => {
+                    property::carried_text_updates(c)
+                }
+                _ => vec![],
+            }),
+        )
         .collect()
 }
 

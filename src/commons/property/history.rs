@@ -9,6 +9,7 @@ use super::attribution::{attribute, ChangeCounts};
 use super::licence::{licence, offer_allowed};
 use super::PropertyError;
 use crate::change::{Change, ChangeId, Op};
+use crate::commons::governance::ValidationState;
 use crate::commons::{Commons, DocAction};
 use crate::identity::AuthorId;
 
@@ -30,11 +31,12 @@ pub enum ActionView {
     Commented,
 }
 
-/// How the community has validated a change so far.
+/// How the community has validated a change so far (the governance module decides: only
+/// members' endorsements and reverts count; docs/GOVERNANCE.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ValidationStatus {
-    /// Nobody has endorsed, flagged or reverted it yet (a posteriori validation).
+    /// No member has endorsed, flagged or reverted it yet (a posteriori validation).
     Unvalidated,
     Endorsed,
     Flagged,
@@ -43,12 +45,14 @@ pub enum ValidationStatus {
     Carried,
 }
 
-/// A change's validation: the status and who acted on it.
+/// A change's validation: the status and who acted on it (keys, hex).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Validation {
     pub status: ValidationStatus,
+    /// Members whose endorsement counts.
     pub endorsed_by: Vec<String>,
     pub flagged_by: Vec<String>,
+    /// Authors of reverts targeting it (the status says whether one counts).
     pub reverted_by: Vec<String>,
 }
 
@@ -71,14 +75,6 @@ pub struct ChangeRecord {
     pub validation: Validation,
 }
 
-/// Endorsements, flags and reverts by target change.
-#[derive(Default)]
-struct Reactions {
-    endorse: BTreeMap<ChangeId, BTreeSet<AuthorId>>,
-    flag: BTreeMap<ChangeId, BTreeSet<AuthorId>>,
-    revert: BTreeMap<ChangeId, BTreeSet<AuthorId>>,
-}
-
 impl Commons {
     /// Every change that touched a document, in causal order (carried history first), with what
     /// it did, what of it survives, and how it was validated.
@@ -87,13 +83,12 @@ impl Commons {
             return vec![];
         };
         let att = attribute(d, self.property.docs.get(doc));
-        let reactions = self.reactions();
         let offers = self.offers();
         let mut out: Vec<ChangeRecord> = Vec::new();
         let mut index: BTreeMap<ChangeId, usize> = BTreeMap::new();
         for (_, ev) in d.history() {
             let i = *index.entry(ev.change).or_insert_with(|| {
-                out.push(self.record_for(&ev.change, ev.author, &att.per_change, &reactions));
+                out.push(self.record_for(&ev.change, ev.author, &att.per_change));
                 out.len() - 1
             });
             if let Some(r) = out.get_mut(i) {
@@ -111,30 +106,8 @@ impl Commons {
         id: &ChangeId,
         author: AuthorId,
         counts: &BTreeMap<ChangeId, ChangeCounts>,
-        reactions: &Reactions,
     ) -> ChangeRecord {
         let carried = self.property.carried(id);
-        let who = |m: Option<&BTreeSet<AuthorId>>| -> Vec<String> {
-            m.map(|s| s.iter().map(AuthorId::to_hex).collect())
-                .unwrap_or_default()
-        };
-        let endorsed_by = who(reactions.endorse.get(id));
-        let flagged_by = who(reactions.flag.get(id));
-        let reverted_by = who(reactions.revert.get(id));
-        // INTEGRATION(governance): the governance module decides which endorsements count
-        // (members only) and whether a revert stands; until its read API lands this is the raw
-        // record: any revert, else any flag, else any endorsement by someone else.
-        let status = if carried.is_some() {
-            ValidationStatus::Carried
-        } else if !reverted_by.is_empty() {
-            ValidationStatus::Reverted
-        } else if !flagged_by.is_empty() {
-            ValidationStatus::Flagged
-        } else if !endorsed_by.is_empty() {
-            ValidationStatus::Endorsed
-        } else {
-            ValidationStatus::Unvalidated
-        };
         ChangeRecord {
             change: id.to_hex(),
             author: author.to_hex(),
@@ -144,33 +117,37 @@ impl Commons {
             text: counts.get(id).copied().unwrap_or_default(),
             carried_from: carried.and_then(|c| c.commons).map(|c| c.to_hex()),
             offered_licences: vec![],
-            validation: Validation {
-                status,
-                endorsed_by,
-                flagged_by,
-                reverted_by,
-            },
+            validation: self.validation_view(id, carried.is_some()),
         }
     }
 
-    fn reactions(&self) -> Reactions {
-        let mut r = Reactions::default();
-        for c in self.changes_in_causal_order() {
-            let a = c.body.author;
-            for op in &c.body.ops {
-                let (map, target) = match op {
-                    // Endorsing one's own change validates nothing.
-                    Op::Endorse { change } if self.author_of(change) != Some(a) => {
-                        (&mut r.endorse, change)
-                    }
-                    Op::Flag { change, .. } => (&mut r.flag, change),
-                    Op::Revert { change } => (&mut r.revert, change),
-                    _ => continue,
-                };
-                map.entry(*target).or_default().insert(a);
-            }
+    /// The governance module's verdict on a change, in the history's terms.
+    fn validation_view(&self, id: &ChangeId, carried: bool) -> Validation {
+        let hex = |a: &AuthorId| a.to_hex();
+        let Some(v) = self.validation(id).filter(|_| !carried) else {
+            return Validation {
+                status: ValidationStatus::Carried,
+                endorsed_by: vec![],
+                flagged_by: vec![],
+                reverted_by: vec![],
+            };
+        };
+        Validation {
+            status: match v.state {
+                ValidationState::Unvalidated => ValidationStatus::Unvalidated,
+                ValidationState::Endorsed => ValidationStatus::Endorsed,
+                ValidationState::Flagged => ValidationStatus::Flagged,
+                ValidationState::Reverted => ValidationStatus::Reverted,
+            },
+            endorsed_by: distinct(
+                v.endorsements
+                    .iter()
+                    .filter(|e| e.counted)
+                    .map(|e| hex(&e.by)),
+            ),
+            flagged_by: distinct(v.flags.iter().map(|f| hex(&f.by))),
+            reverted_by: distinct(v.reverts.iter().map(|r| hex(&r.by))),
         }
-        r
     }
 
     fn author_of(&self, id: &ChangeId) -> Option<AuthorId> {
@@ -182,7 +159,10 @@ impl Commons {
     pub fn offers(&self) -> BTreeMap<ChangeId, BTreeSet<String>> {
         let commons_licence = self.licence().spdx;
         let mut out: BTreeMap<ChangeId, BTreeSet<String>> = BTreeMap::new();
-        for c in self.changes_in_causal_order() {
+        let counted = self
+            .changes_in_causal_order()
+            .filter(|c| !self.gov.is_excluded(&c.id));
+        for c in counted {
             for op in &c.body.ops {
                 let Op::MarkLicence { change, spdx } = op else {
                     continue;
@@ -226,6 +206,12 @@ impl Commons {
         };
         Ok(self.act(vec![op], now)?)
     }
+}
+
+/// Keys in first-seen order, each once.
+fn distinct(keys: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    keys.filter(|k| seen.insert(k.clone())).collect()
 }
 
 fn action_view(a: &DocAction) -> ActionView {

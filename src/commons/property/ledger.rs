@@ -41,17 +41,18 @@ pub struct LedgerRow {
     pub comments: u64,
     /// Tasks whose completion (the first, in causal order) they signed.
     pub tasks_completed: u64,
-    /// Distinct changes of others they endorsed.
+    /// Distinct changes of others they endorsed, counting only endorsements that validate
+    /// (made as a member; docs/GOVERNANCE.md).
     pub endorsements_given: u64,
-    /// Distinct (endorser, change) pairs endorsing their changes, self-endorsements excluded.
+    /// Distinct (member, change) endorsements of their changes that validate.
     pub endorsements_received: u64,
     pub proposals: u64,
     /// Distinct proposals they voted on (a later vote replaces an earlier one).
     pub votes: u64,
     /// The claimed time (ms) of their first change in this commons, in causal order.
     pub participant_since: Option<u64>,
-    /// The claimed time (ms) of the change that made them a member. INTEGRATION(governance):
-    /// filled once the governance module exposes membership; `None` until then.
+    /// The claimed time (ms) of the change that made them a member (the governance module
+    /// decides membership); `None` for a participant who is not a member now.
     pub member_since: Option<u64>,
     /// Their contribution share, parts per million (docs/ACCOUNTING.md).
     pub contribution_share_ppm: u64,
@@ -109,7 +110,10 @@ impl Commons {
         let mut t = Tally::default();
         self.tally_text(&mut t);
         for c in self.changes_in_causal_order() {
-            self.tally_change(&mut t, c);
+            // What a block leaves out does not count (what the key did before stays).
+            if !self.gov.is_excluded(&c.id) {
+                self.tally_change(&mut t, c);
+            }
         }
         self.tally_carried(&mut t);
         for task in self.tasks() {
@@ -150,16 +154,15 @@ impl Commons {
         if row.participant_since.is_none() {
             row.participant_since = Some(c.body.time);
         }
+        if let Some(v) = self.validation(&c.id) {
+            for e in v.endorsements.iter().filter(|e| e.counted && e.by != a) {
+                if t.endorsed.insert((e.by, c.id)) {
+                    t.row(a).endorsements_received += 1;
+                }
+            }
+        }
         for op in &c.body.ops {
             match op {
-                Op::Endorse { change } => {
-                    let target = self.change(change).map(|x| x.body.author);
-                    if target.is_some_and(|ta| ta != a) && t.endorsed.insert((a, *change)) {
-                        if let Some(ta) = target {
-                            t.row(ta).endorsements_received += 1;
-                        }
-                    }
-                }
                 Op::Propose { .. } => t.row(a).proposals += 1,
                 Op::Vote { proposal, .. } if self.is_proposal(proposal) => {
                     t.voted.insert((a, *proposal));
@@ -191,6 +194,9 @@ impl Commons {
     /// Changes carried from a parent commons: the document history they brought.
     fn tally_carried(&self, t: &mut Tally) {
         for (id, rec) in &self.property.carried {
+            if rec.docs.is_empty() {
+                continue; // its carry no longer applies (state re-derived without it)
+            }
             let Some(c) = self.any_change_bytes(id).and_then(parse_carried) else {
                 continue;
             };
@@ -222,6 +228,11 @@ impl Commons {
         let contribution = contribution_shares(rows.iter().map(|(_, r)| r));
         for ((a, r), s) in rows.iter_mut().zip(contribution) {
             r.contribution_share_ppm = s;
+            r.member_since = self
+                .gov
+                .member(a)
+                .and_then(|m| self.author_and_time(&m.since))
+                .map(|(_, time)| time);
             r.author = a.to_hex();
             r.name = self.name_of(a).map(str::to_string);
         }

@@ -28,6 +28,7 @@ pub use licence::{
     describe, fork_allowed, licence, licence_change_allowed, licences, may_include, offer_allowed,
     Licence, LicenceView, DEFAULT_LICENCE,
 };
+pub(crate) use provenance::carried_text_updates;
 use provenance::Provenance;
 
 /// Why a property action was refused. Nothing was changed.
@@ -80,14 +81,22 @@ pub(crate) struct PropertyIndex {
     carried: BTreeMap<ChangeId, Carried>,
     /// For each carried document of a fork: the ids it had before, oldest first.
     carried_docs: BTreeMap<ObjectId, Vec<ObjectId>>,
-    /// Carry changes that took effect, by the document they carried into.
-    carriers: BTreeMap<ObjectId, Vec<ChangeId>>,
+}
+
+/// How a change was applied, for [`PropertyIndex::apply`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Applied {
+    /// The local CRDT client id (documents created here write under it).
+    pub client: u64,
+    /// The change's text is already in the documents (written here, or from a snapshot).
+    pub local: bool,
+    /// Its text edits apply (governance: false for a revert without effect).
+    pub edits: bool,
 }
 
 impl PropertyIndex {
     /// Records what a newly applied change contributes. Called by [`Commons`] after the core has
-    /// applied the change's ops. `(client, local)`: the local CRDT client, and whether the
-    /// change's text is already in the documents (written here, or restored from a snapshot).
+    /// applied the change's ops.
     pub(crate) fn apply(
         &mut self,
         change: &Change,
@@ -95,15 +104,16 @@ impl PropertyIndex {
         charter: Option<&Charter>,
         founder: Option<AuthorId>,
         documents: &mut BTreeMap<ChangeId, Document>,
-        (client, local): (u64, bool),
+        how: Applied,
     ) {
-        for op in &change.body.ops {
+        for (i, op) in change.body.ops.iter().enumerate() {
             match op {
                 Op::CreateDocument { edit, .. } if documents.contains_key(&change.id) => {
+                    self.reset(&change.id);
                     self.provenance(change.id)
                         .record(&edit.update, change.id, stamp);
                 }
-                Op::EditDocument { doc, edit } if documents.contains_key(doc) => {
+                Op::EditDocument { doc, edit } if how.edits && documents.contains_key(doc) => {
                     self.provenance(*doc).record(&edit.update, change.id, stamp);
                 }
                 Op::CarryDocument(carry) => {
@@ -112,8 +122,9 @@ impl PropertyIndex {
                         stamp,
                         charter,
                         founder,
-                        client,
-                        local,
+                        client: how.client,
+                        local: how.local,
+                        op: i,
                     };
                     self.apply_carry(&ctx, carry, documents);
                 }
@@ -138,9 +149,13 @@ impl PropertyIndex {
 }
 
 impl Commons {
-    /// The licence the commons is under now: the charter's. (INTEGRATION(governance): a passed
-    /// licence-change proposal replaces it once the governance module exposes its outcome.)
+    /// The licence the commons is under now: the charter's, or the one a passed licence-change
+    /// proposal set (the governance module decides).
     pub fn licence(&self) -> LicenceView {
+        let in_force = self.gov.licence();
+        if !in_force.is_empty() {
+            return describe(in_force);
+        }
         describe(
             self.charter
                 .as_ref()

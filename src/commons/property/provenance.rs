@@ -104,6 +104,8 @@ pub(crate) struct CarryContext<'a> {
     pub client: u64,
     /// The carried text is already in the documents (restored from a snapshot).
     pub local: bool,
+    /// The carry op's position in the change.
+    pub op: usize,
 }
 
 impl PropertyIndex {
@@ -127,13 +129,6 @@ impl PropertyIndex {
         if Some(ctx.change.body.author) != ctx.founder || !allowed {
             return;
         }
-        let op_index = ctx
-            .change
-            .body
-            .ops
-            .iter()
-            .position(|op| matches!(op, Op::CarryDocument(c) if c == carry))
-            .unwrap_or(0);
         let doc = match carry.into {
             None => {
                 let creator = carry
@@ -152,6 +147,7 @@ impl PropertyIndex {
                 documents.insert(ctx.change.id, d);
                 self.carried_docs
                     .insert(ctx.change.id, carry.sources.clone());
+                self.reset(&ctx.change.id);
                 ctx.change.id
             }
             Some(into) if self.carried_docs.get(&into) == Some(&carry.sources) => into,
@@ -160,7 +156,6 @@ impl PropertyIndex {
         let Some(d) = documents.get_mut(&doc) else {
             return;
         };
-        self.carriers.entry(doc).or_default().push(ctx.change.id);
         for (index, bytes) in carry.changes.iter().enumerate() {
             let Some(c) = parse_carried(bytes) else {
                 continue;
@@ -171,7 +166,7 @@ impl PropertyIndex {
                 commons: c.body.commons,
                 docs: Vec::new(),
                 carrier: ctx.change.id,
-                op: op_index,
+                op: ctx.op,
                 index,
             });
             if rec.docs.contains(&doc) {
@@ -258,43 +253,34 @@ pub(crate) fn parse_carried(bytes: &[u8]) -> Option<Change> {
 }
 
 impl PropertyIndex {
-    /// The text updates each effective carry change brought into `doc`, for a rebuild of the
-    /// document without `excluded` changes (a carried change is left out when it, or the change
-    /// carrying it, is excluded).
-    pub(crate) fn carried_updates(
-        &self,
-        dag: &crate::dag::Dag,
-        doc: &ObjectId,
-        excluded: &std::collections::BTreeSet<ChangeId>,
-    ) -> BTreeMap<ChangeId, Vec<Vec<u8>>> {
-        let mut out: BTreeMap<ChangeId, Vec<Vec<u8>>> = BTreeMap::new();
-        let sources = self.sources_of(doc);
-        for carrier in self.carriers.get(doc).into_iter().flatten() {
-            let Some(node) = dag.get(carrier) else {
-                continue;
-            };
-            for op in &node.change.body.ops {
-                let Op::CarryDocument(carry) = op else {
-                    continue;
-                };
-                if carry.sources != sources {
-                    continue;
-                }
-                for c in carry.changes.iter().filter_map(|b| parse_carried(b)) {
-                    if excluded.contains(&c.id) {
-                        continue;
-                    }
-                    for op in &c.body.ops {
-                        let on_doc = doc_of(&c, op).is_some_and(|x| sources.contains(&x));
-                        if let (true, Some(update)) = (on_doc, text_update(op)) {
-                            out.entry(*carrier).or_default().push(update.to_vec());
-                        }
-                    }
-                }
-            }
+    /// Forgets what was recorded for a document being created (again: when governance re-derives
+    /// the state, every change is applied once more, in causal order, creation first).
+    pub(super) fn reset(&mut self, doc: &ObjectId) {
+        self.docs.insert(*doc, Provenance::default());
+        for rec in self.carried.values_mut() {
+            rec.docs.retain(|d| d != doc);
         }
-        out
     }
+}
+
+/// The text updates a carry op brings, as slices of the carried changes' bytes, in order (for
+/// rebuilds and reverts, which replay a document's history).
+pub(crate) fn carried_text_updates(carry: &Carry) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    for bytes in &carry.changes {
+        let Some(c) = parse_carried(bytes) else {
+            continue;
+        };
+        for op in &c.body.ops {
+            let on_doc = doc_of(&c, op).is_some_and(|x| carry.sources.contains(&x));
+            // The update's bytes sit verbatim inside the carried change's encoding.
+            let found = text_update(op)
+                .filter(|_| on_doc)
+                .and_then(|u| memchr::memmem::find(bytes, u).map(|at| &bytes[at..at + u.len()]));
+            out.extend(found);
+        }
+    }
+    out
 }
 
 fn text_update(op: &Op) -> Option<&[u8]> {

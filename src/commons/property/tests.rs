@@ -155,16 +155,24 @@ fn ledger_counts_social_acts_and_shares_sum_to_one() {
         )
         .unwrap()[0]
         .id;
+    // b is no member yet: this endorsement validates nothing.
     b.act(vec![Op::Endorse { change: doc }], 13).unwrap();
-    b.act(vec![Op::Endorse { change: doc }], 13).unwrap(); // same pair again: counted once
-    b.act(vec![Op::Endorse { change: comment }], 13).unwrap(); // own change: not counted
+    b.act(vec![Op::Endorse { change: comment }], 13).unwrap(); // own change: never counts
+    sync(&b, &mut a);
+    for _ in 0..2 {
+        // The same pair twice counts once.
+        a.act(vec![Op::Endorse { change: comment }], 14).unwrap();
+    }
+    sync(&a, &mut b);
+    // Endorsed by the founder while there are fewer than 3 members, b is a member now.
+    b.act(vec![Op::Endorse { change: doc }], 15).unwrap();
     let prop = b
         .act(
             vec![Op::Propose {
                 kind: crate::change::ProposalKind::Decision,
                 text: "x".into(),
             }],
-            14,
+            16,
         )
         .unwrap()[0]
         .id;
@@ -174,7 +182,7 @@ fn ledger_counts_social_acts_and_shares_sum_to_one() {
                 proposal: prop,
                 choice,
             }],
-            15,
+            17,
         )
         .unwrap();
     }
@@ -187,25 +195,35 @@ fn ledger_counts_social_acts_and_shares_sum_to_one() {
     };
     let (ra, rb) = (row(&a), row(&b));
     assert_eq!(
-        (ra.documents_created, ra.surviving, ra.endorsements_received),
-        (1, 5, 1)
+        (ra.documents_created, ra.surviving, ra.text_share_ppm),
+        (1, 5, 1_000_000)
     );
-    assert_eq!(ra.text_share_ppm, 1_000_000);
+    assert_eq!((ra.endorsements_given, ra.endorsements_received), (1, 1));
+    assert_eq!((rb.endorsements_given, rb.endorsements_received), (1, 1));
+    assert_eq!((rb.comments, rb.proposals, rb.votes), (1, 1, 1));
+    assert_eq!((ra.changes, rb.changes), (4, 7));
     assert_eq!(
-        (rb.comments, rb.endorsements_given, rb.proposals, rb.votes),
-        (1, 1, 1, 1)
+        (ra.participant_since, ra.member_since),
+        (Some(10), Some(10))
     );
-    assert_eq!(rb.endorsements_received, 0);
-    assert_eq!(rb.changes, 7);
-    assert_eq!(ra.participant_since, Some(10));
+    assert_eq!(
+        (rb.participant_since, rb.member_since),
+        (Some(12), Some(14))
+    );
     let total: u64 = l.rows.iter().map(|r| r.contribution_share_ppm).sum();
     assert_eq!(total, 1_000_000);
-    // a: all the writing; b: all the discussion, review and governance → a 1/4, b 3/4.
+    // Kinds of work done: writing (all a), discussion (all b), review (half each), governance
+    // (all b): a = (1 + 0 + 1/2 + 0) / 4, b = (0 + 1 + 1/2 + 1) / 4.
     assert_eq!(
         (ra.contribution_share_ppm, rb.contribution_share_ppm),
-        (250_000, 750_000)
+        (375_000, 625_000)
     );
     assert_eq!(l.rows[0].author, rb.author, "largest share first");
+    // The history shows the governance verdict: the comment is endorsed by a member.
+    let hist = a.change_history(&doc);
+    let c = hist.iter().find(|h| h.change == comment.to_hex()).unwrap();
+    assert_eq!(c.validation.status, ValidationStatus::Endorsed);
+    assert_eq!(c.validation.endorsed_by, vec![ra.author.clone()]);
 }
 
 #[test]
