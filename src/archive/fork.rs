@@ -86,7 +86,8 @@ impl Commons {
         now: u64,
     ) -> Result<Forked, ForkError> {
         let parent = self.genesis_charter().ok_or(ForkError::NotReady)?;
-        let licence = fork_licence(&parent.licence, opts.licence.as_deref())?;
+        // The licence in force (a passed proposal may have changed the charter's).
+        let licence = fork_licence(&self.licence().spdx, opts.licence.as_deref())?;
         let (docs, named) = self.chosen_documents(opts.documents.as_deref())?;
         let heads = self.heads();
         if heads.len() > MAX_DEPS_PER_CHANGE {
