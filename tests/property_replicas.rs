@@ -214,7 +214,11 @@ fn check_against_text(c: &Commons, docs: &[ChangeId]) {
         assert_eq!(inserted, claimed, "every CRDT item is attributed once");
         let deleted: u64 = credits.authors.iter().map(|a| a.text.deleted).sum();
         let len = text.encode_utf16().count() as u64;
-        assert!(deleted >= inserted - len, "each deleted unit has a deleter");
+        assert_eq!(
+            deleted,
+            inserted - len,
+            "each deleted unit has exactly one first deleter"
+        );
     }
     for row in c.ledger().rows {
         assert_eq!(
@@ -253,4 +257,78 @@ proptest! {
             }
         }
     }
+}
+
+/// Signs a change by `who` editing `doc` with `update`, after every change `c` holds.
+fn crafted(c: &Commons, who: &Identity, doc: ChangeId, update: Vec<u8>) -> Change {
+    let body = peer_commons::change::ChangeBody {
+        format: peer_commons::change::CHANGE_FORMAT,
+        commons: Some(c.id()),
+        author: who.author(),
+        seq: 99,
+        deps: c.heads(),
+        time: 99,
+        ops: vec![Op::EditDocument {
+            doc,
+            edit: peer_commons::change::TextEdit { nonce: 9, update },
+        }],
+    };
+    Change::sign(who, body)
+}
+
+#[test]
+fn re_sent_items_and_deletions_earn_nothing() {
+    use yrs::{ReadTxn, StateVector, Transact};
+    let (id, docs, changes) = run(&[
+        Action::Insert {
+            author: 1,
+            doc: 0,
+            at: 0,
+            n: 4,
+        },
+        Action::Flush { author: 1 },
+        Action::Delete {
+            author: 0,
+            doc: 0,
+            at: 0,
+            n: 2,
+        },
+        Action::Flush { author: 0 },
+    ]);
+    let mut c = deliver(id, &changes);
+    let doc = docs[0];
+    let before = c.credits(&doc).unwrap();
+    let bo = Identity::from_secret([2; 32]);
+    let client = yrs::ClientID::new(peer_commons::change::client_id(&bo.author(), 9));
+    // Bo re-sends his own items from the middle (shifted ranges), and with them every deletion
+    // in the document, someone else's included.
+    let update = {
+        let ydoc = c.document(&doc).unwrap().ydoc();
+        let txn = ydoc.transact();
+        let mut since = StateVector::default();
+        for (k, clock) in txn.state_vector().iter() {
+            since.set_max(*k, if *k == client { 2 } else { *clock });
+        }
+        txn.encode_state_as_update_v1(&since)
+    };
+    assert!(
+        c.insert(&crafted(&c, &bo, doc, update).bytes)
+            .unwrap()
+            .applied
+            .len()
+            == 1
+    );
+    let after = c.credits(&doc).unwrap();
+    assert_eq!(
+        after.authors.iter().map(|a| a.text).collect::<Vec<_>>(),
+        before.authors.iter().map(|a| a.text).collect::<Vec<_>>()
+    );
+    let text = c.text(&doc).unwrap();
+    let b = after
+        .authors
+        .iter()
+        .find(|a| a.author == bo.author().to_hex())
+        .unwrap();
+    assert_eq!(b.text.surviving, text.matches('b').count() as u64);
+    assert_eq!(b.text.inserted, 4);
 }

@@ -4,12 +4,13 @@
 //! item's id and content, visible or deleted; the provenance recorded when changes were applied
 //! names the change behind each id. So "characters that survive" are counted character by
 //! character from the text itself, and "characters deleted" only where a change's delete set
-//! meets real text items: a change cannot claim credit it did not earn.
+//! meets real text items, each unit credited once (to the first deleter in causal order): a
+//! change cannot claim credit it did not earn.
 //!
 //! Counts are in UTF-16 code units, the unit of the CRDT and of JavaScript string lengths (an
 //! emoji counts 2), like every text index of this crate.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use serde::Serialize;
@@ -29,16 +30,9 @@ pub struct ChangeCounts {
     pub inserted: u64,
     /// Text units it inserted that are in the current text.
     pub surviving: u64,
-    /// Text units its delete sets removed (a unit two changes deleted at once counts for both).
+    /// Text units it deleted first (in causal order: a unit deleted by two changes is credited
+    /// to the first; re-sending a deletion one has seen earns nothing).
     pub deleted: u64,
-}
-
-impl ChangeCounts {
-    fn add(&mut self, o: &ChangeCounts) {
-        self.inserted += o.inserted;
-        self.surviving += o.surviving;
-        self.deleted += o.deleted;
-    }
 }
 
 /// A document's attribution, per change.
@@ -54,7 +48,7 @@ pub struct DocAttribution {
 /// Text items of a document, by CRDT client: visible ones and deleted ones.
 struct Items {
     visible: Vec<(u64, Range<u32>)>,
-    deleted: HashMap<u64, Vec<Range<u32>>>,
+    deleted: Vec<(u64, Range<u32>)>,
 }
 
 /// Walks a document's text once: every string item with its id and length, visible or deleted.
@@ -74,7 +68,7 @@ fn walk(doc: &Document) -> Option<Items> {
     let chunks = text.diff_range(&mut txn, Some(&hi), Some(&lo), YChange::identity);
     let mut items = Items {
         visible: Vec::new(),
-        deleted: HashMap::new(),
+        deleted: Vec::new(),
     };
     for chunk in chunks {
         let (Out::Any(Any::String(s)), Some(yc)) = (&chunk.insert, &chunk.ychange) else {
@@ -85,23 +79,10 @@ fn walk(doc: &Document) -> Option<Items> {
         let client = yc.id.client.get();
         match yc.kind {
             ChangeKind::Added => items.visible.push((client, range)),
-            ChangeKind::Removed => items.deleted.entry(client).or_default().push(range),
+            ChangeKind::Removed => items.deleted.push((client, range)),
         }
     }
-    for ranges in items.deleted.values_mut() {
-        ranges.sort_unstable_by_key(|r| r.start);
-    }
     Some(items)
-}
-
-/// Units of `range` covered by the sorted, disjoint `ranges`.
-fn covered(ranges: &[Range<u32>], range: &Range<u32>) -> u64 {
-    let first = ranges.partition_point(|r| r.end <= range.start);
-    ranges[first..]
-        .iter()
-        .take_while(|r| r.start < range.end)
-        .map(|r| u64::from(r.end.min(range.end) - r.start.max(range.start)))
-        .sum()
 }
 
 /// Attribution of one document from its items and provenance.
@@ -116,7 +97,7 @@ pub(crate) fn attribute(doc: &Document, prov: Option<&Provenance>) -> DocAttribu
         let len = u64::from(range.end - range.start);
         out.len += len;
         let mut found = 0;
-        prov.for_each_insert(*client, range, |change, n| {
+        prov.inserts.for_each(*client, range, |change, n| {
             let c = out.per_change.entry(change).or_default();
             c.inserted += n;
             c.surviving += n;
@@ -124,20 +105,13 @@ pub(crate) fn attribute(doc: &Document, prov: Option<&Provenance>) -> DocAttribu
         });
         out.unattributed += len.saturating_sub(found);
     }
-    for (client, ranges) in &items.deleted {
-        for range in ranges {
-            prov.for_each_insert(*client, range, |change, n| {
-                out.per_change.entry(change).or_default().inserted += n;
-            });
-        }
-    }
-    for (client, range, change) in &prov.deletes {
-        if let Some(ranges) = items.deleted.get(client) {
-            let n = covered(ranges, range);
-            if n > 0 {
-                out.per_change.entry(*change).or_default().deleted += n;
-            }
-        }
+    for (client, range) in &items.deleted {
+        prov.inserts.for_each(*client, range, |change, n| {
+            out.per_change.entry(change).or_default().inserted += n;
+        });
+        prov.deletes.for_each(*client, range, |change, n| {
+            out.per_change.entry(change).or_default().deleted += n;
+        });
     }
     out
 }
@@ -178,13 +152,17 @@ impl Commons {
     /// The attribution of one document, per change.
     pub fn attribution(&self, doc: &ChangeId) -> Option<DocAttribution> {
         let d = self.documents.get(doc)?;
-        Some(attribute(d, self.property.docs.get(doc)))
+        Some(self.attribute_doc(d))
+    }
+
+    pub(crate) fn attribute_doc(&self, d: &Document) -> DocAttribution {
+        attribute(d, self.property.docs.get(&d.id))
     }
 
     /// The credits of one document, per author.
     pub fn credits(&self, doc: &ChangeId) -> Option<Credits> {
         let d = self.documents.get(doc)?;
-        let att = attribute(d, self.property.docs.get(doc));
+        let att = self.attribute_doc(d);
         let mut by_author: BTreeMap<AuthorId, AuthorCredit> = BTreeMap::new();
         let mut seen = std::collections::BTreeSet::new();
         for (_, ev) in d.history() {
@@ -201,7 +179,10 @@ impl Commons {
         }
         for (change, counts) in &att.per_change {
             if let Some((author, _)) = self.author_and_time(change) {
-                by_author.entry(author).or_default().text.add(counts);
+                let t = &mut by_author.entry(author).or_default().text;
+                t.inserted += counts.inserted;
+                t.surviving += counts.surviving;
+                t.deleted += counts.deleted;
             }
         }
         let mut authors: Vec<AuthorCredit> = by_author

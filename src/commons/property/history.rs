@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::attribution::{attribute, ChangeCounts};
+use super::attribution::ChangeCounts;
 use super::licence::{licence, offer_allowed};
 use super::PropertyError;
 use crate::change::{Change, ChangeId, Op};
@@ -82,7 +82,7 @@ impl Commons {
         let Some(d) = self.documents.get(doc) else {
             return vec![];
         };
-        let att = attribute(d, self.property.docs.get(doc));
+        let att = self.attribute_doc(d);
         let offers = self.offers();
         let mut out: Vec<ChangeRecord> = Vec::new();
         let mut index: BTreeMap<ChangeId, usize> = BTreeMap::new();

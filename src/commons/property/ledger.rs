@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::attribution::attribute;
 use super::provenance::parse_carried;
 use crate::change::carry::doc_of;
 use crate::change::{Change, ChangeId, Op};
@@ -34,7 +33,7 @@ pub struct LedgerRow {
     pub inserted: u64,
     /// Text units of theirs in the current text of all documents.
     pub surviving: u64,
-    /// Text units their edits deleted.
+    /// Text units their edits deleted first (see docs/ACCOUNTING.md, "Attribution").
     pub deleted: u64,
     /// `surviving` as a share of all attributed current text, parts per million.
     pub text_share_ppm: u64,
@@ -133,7 +132,7 @@ impl Commons {
     /// Surviving, inserted and deleted text per author, over every document.
     fn tally_text(&self, t: &mut Tally) {
         for d in self.documents.values() {
-            let att = attribute(d, self.property.docs.get(&d.id));
+            let att = self.attribute_doc(d);
             t.unattributed += att.unattributed;
             for (change, counts) in &att.per_change {
                 if let Some((author, _)) = self.author_and_time(change) {

@@ -19,77 +19,118 @@ use crate::commons::documents::{DocAction, DocEvent};
 use crate::commons::{Comment, Document, Stamp};
 use crate::identity::AuthorId;
 
-/// One recorded insertion range.
+/// One claimed range of CRDT ids: the change that inserted (or deleted) them.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Insert {
+pub(crate) struct Claim {
     pub end: u32,
     pub change: ChangeId,
-    /// Decides between two changes that claim the same range (only one author reusing a CRDT
-    /// client on two devices can cause that): the first in causal order wins on every replica.
+    /// Decides between changes that claim the same ids: each unit goes to the first claimant in
+    /// causal order, on every replica, so nothing is credited twice (an author re-sending their
+    /// own items, a deletion re-sent by someone who saw it, two concurrent deletions).
     pub stamp: Stamp,
 }
 
-/// Provenance of one document's items.
+/// Disjoint claimed ranges, `(client, first clock) -> claim`.
 #[derive(Default)]
-pub(crate) struct Provenance {
-    /// `(client, first clock) -> range end and change`.
-    inserts: BTreeMap<(u64, u32), Insert>,
-    /// Ranges each change's delete set names.
-    pub deletes: Vec<(u64, Range<u32>, ChangeId)>,
-}
+pub(crate) struct Claims(BTreeMap<(u64, u32), Claim>);
 
-impl Provenance {
-    /// Records the items an update inserts and the ranges it deletes as `change`'s.
-    pub(crate) fn record(&mut self, update: &[u8], change: ChangeId, stamp: Stamp) {
-        let Ok(u) = Update::decode_v1(update) else {
-            return;
-        };
-        for (client, ranges) in u.insertions(true).iter() {
-            for r in ranges.iter() {
-                let key = (client.get(), r.start);
-                let new = Insert {
-                    end: r.end,
-                    change,
-                    stamp,
-                };
-                let slot = self.inserts.entry(key).or_insert(new);
-                if stamp < slot.stamp {
-                    *slot = new;
-                }
+impl Claims {
+    /// Records that `new` claims the ids of `client` from `start` to `new.end`, keeping the
+    /// ranges disjoint: where an earlier claim overlaps, each unit goes to the smaller stamp.
+    /// The result does not depend on the order claims are recorded in.
+    pub(crate) fn claim(&mut self, client: u64, start: u32, new: Claim) {
+        let mut old: Vec<(u32, Claim)> = Vec::new();
+        if let Some((&(c, s), cl)) = self.0.range(..(client, start)).next_back() {
+            if c == client && cl.end > start {
+                old.push((s, *cl));
             }
         }
-        for (client, ranges) in u.delete_set().iter() {
-            for r in ranges.iter() {
-                self.deletes.push((client.get(), r.clone(), change));
+        let inside = self.0.range((client, start)..(client, new.end));
+        old.extend(inside.map(|(&(_, s), cl)| (s, *cl)));
+        for (s, _) in &old {
+            self.0.remove(&(client, *s));
+        }
+        let mut pieces: Vec<(u32, Claim)> = Vec::with_capacity(old.len() * 2 + 1);
+        let mut at = start;
+        for (s, cl) in old {
+            let (lo, hi) = (s.max(start), cl.end.min(new.end));
+            if s < start {
+                pieces.push((s, Claim { end: start, ..cl }));
+            }
+            if at < lo {
+                pieces.push((at, Claim { end: lo, ..new }));
+            }
+            let winner = if cl.stamp <= new.stamp { cl } else { new };
+            pieces.push((lo, Claim { end: hi, ..winner }));
+            if cl.end > new.end {
+                pieces.push((new.end, Claim { end: cl.end, ..cl }));
+            }
+            at = hi;
+        }
+        if at < new.end {
+            pieces.push((at, new));
+        }
+        for (s, cl) in pieces {
+            if cl.end > s {
+                self.0.insert((client, s), cl);
             }
         }
     }
 
-    /// Calls `f(change, units)` for every recorded insertion overlapping `range` of `client`.
-    pub(crate) fn for_each_insert(
+    /// Calls `f(change, units)` for every claim overlapping `range` of `client`.
+    pub(crate) fn for_each(
         &self,
         client: u64,
         range: &Range<u32>,
         mut f: impl FnMut(ChangeId, u64),
     ) {
-        let mut overlap = |start: u32, ins: &Insert| {
+        let mut overlap = |start: u32, cl: &Claim| {
             let lo = start.max(range.start);
-            let hi = ins.end.min(range.end);
+            let hi = cl.end.min(range.end);
             if hi > lo {
-                f(ins.change, u64::from(hi - lo));
+                f(cl.change, u64::from(hi - lo));
             }
         };
-        // The range that starts at or before `range.start` may reach into it...
-        if let Some(((c, start), ins)) = self.inserts.range(..=(client, range.start)).next_back() {
+        // The claim that starts at or before `range.start` may reach into it...
+        if let Some(((c, start), cl)) = self.0.range(..=(client, range.start)).next_back() {
             if *c == client {
-                overlap(*start, ins);
+                overlap(*start, cl);
             }
         }
-        // ...and so may every range starting inside it.
+        // ...and so may every claim starting inside it.
         let inside = (client, range.start.saturating_add(1))..(client, range.end);
         if inside.start < inside.end {
-            for ((_, start), ins) in self.inserts.range(inside) {
-                overlap(*start, ins);
+            for ((_, start), cl) in self.0.range(inside) {
+                overlap(*start, cl);
+            }
+        }
+    }
+}
+
+/// Provenance of one document's items.
+#[derive(Default)]
+pub(crate) struct Provenance {
+    /// Who inserted which items.
+    pub inserts: Claims,
+    /// Who deleted which items first.
+    pub deletes: Claims,
+}
+
+impl Provenance {
+    /// Records the items an update inserts and the ids it deletes as `change`'s.
+    pub(crate) fn record(&mut self, update: &[u8], change: ChangeId, stamp: Stamp) {
+        let Ok(u) = Update::decode_v1(update) else {
+            return;
+        };
+        let claim = |end| Claim { end, change, stamp };
+        for (client, ranges) in u.insertions(true).iter() {
+            for r in ranges.iter() {
+                self.inserts.claim(client.get(), r.start, claim(r.end));
+            }
+        }
+        for (client, ranges) in u.delete_set().iter() {
+            for r in ranges.iter() {
+                self.deletes.claim(client.get(), r.start, claim(r.end));
             }
         }
     }

@@ -88,7 +88,7 @@ fn surviving_characters_match_the_text() {
     assert_eq!(of(&b).text.surviving, count(&text, 'b'));
     assert_eq!(of(&a).text.inserted, 6);
     assert_eq!(of(&b).text.inserted, 3);
-    // b deleted one 'a'; a deleted two characters (concurrent deletes of one count for both).
+    // b deleted one 'a'; a deleted two others.
     assert_eq!(of(&b).text.deleted, 1);
     assert_eq!(of(&a).text.deleted, 2);
     assert_eq!(credits.length, text.len() as u64);
