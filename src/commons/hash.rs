@@ -58,6 +58,8 @@ impl Commons {
                 }
             }
         }
+        // The ledger (social accounting) is derived state too (src/commons/property).
+        h.bytes(&self.ledger_digest());
         h.bytes(&self.gov.digest());
         *h.0.finalize().as_bytes()
     }

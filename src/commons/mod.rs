@@ -9,6 +9,7 @@
 pub mod documents;
 pub mod governance;
 mod hash;
+pub mod property;
 mod read;
 pub mod snapshot;
 pub mod tasks;
@@ -65,6 +66,8 @@ pub struct Commons {
     documents: BTreeMap<ChangeId, Document>,
     tasks: BTreeMap<ChangeId, Task>,
     local: Option<LocalAuthor>,
+    /// Provenance of text and carried history, for attribution and the ledger.
+    property: property::PropertyIndex,
     gov: Governance,
 }
 
@@ -89,18 +92,21 @@ impl Commons {
             documents: BTreeMap::new(),
             tasks: BTreeMap::new(),
             local,
+            property: property::PropertyIndex::default(),
             gov: Governance::default(),
         }
     }
 
     /// Founds a new commons: signs its genesis with `charter`. Returns the replica and the genesis
-    /// change (to be stored and announced).
+    /// change (to be stored and announced). The licence must be one of the offered SPDX ids
+    /// ([`property::licences`]); it is stored in its canonical spelling.
     pub fn create(
         identity: Identity,
         nonce: u32,
-        charter: Charter,
+        mut charter: Charter,
         now: u64,
     ) -> Result<(Self, Change), ChangeError> {
+        charter.licence = property::canonical_licence(&charter.licence)?;
         let body = crate::change::ChangeBody {
             format: crate::change::CHANGE_FORMAT,
             commons: None,
@@ -225,6 +231,20 @@ impl Commons {
         if !edits {
             governance::tombstone::apply_void_text(&self.dag, &mut self.documents, id);
         }
+        // After the ops, so that a document this change creates exists.
+        let founder = self.dag.get(&self.id).map(|n| n.change.body.author);
+        self.property.apply(
+            change,
+            stamp,
+            self.charter.as_ref(),
+            founder,
+            &mut self.documents,
+            property::Applied {
+                client,
+                local,
+                edits,
+            },
+        );
     }
 
     /// Recomputes every document's text without the edits of `excluded` changes (used when
@@ -360,6 +380,8 @@ fn apply_op(
         | Op::Propose { .. }
         | Op::Vote { .. }
         | Op::MarkLicence { .. } => {}
+        // Carried history is applied by the property module.
+        Op::CarryDocument(_) => {}
     }
 }
 
@@ -377,6 +399,15 @@ pub(crate) fn text_updates<'a>(dag: &'a Dag, id: &ChangeId, doc: &ChangeId) -> V
             Op::EditDocument { doc: d, edit } if d == doc => Some(edit.update.as_slice()),
             _ => None,
         })
+        .chain(
+            // A fork's carried history: the updates inside its carry ops for this document.
+            node.change.body.ops.iter().flat_map(|op| match op {
+                Op::CarryDocument(c) if c.into.as_ref().unwrap_or(id) == doc => {
+                    property::carried_text_updates(c)
+                }
+                _ => vec![],
+            }),
+        )
         .collect()
 }
 
