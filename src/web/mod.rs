@@ -4,6 +4,7 @@
 //! whose message says what to do; nothing is meant to panic across the boundary, and should a bug
 //! panic anyway, the panic hook prints it to the console instead of an opaque `unreachable`.
 
+mod app_extras;
 mod identity;
 
 pub use identity::WebIdentity;
