@@ -1,12 +1,12 @@
 // Govern: proposals (create, vote, tally, electorate, who voted what), members, participants,
 // blocked keys, and the charter in force. Endorse / flag / revert sit beside each contribution in
 // a document's history (Produce).
-import { h, fill, field, act, status, short, when } from './dom.js';
+import { h, fill, field, act, status, short } from './dom.js';
 import { pick, who } from './people.js';
 
 const KINDS = [
   ['decision', 'Record a decision (free text)'],
-  ['rule', 'Change a rule of the charter'],
+  ['parameter', 'Change a rule of the charter'],
   ['block', 'Block a key'],
   ['unblock', 'Unblock a key'],
   ['licence', 'Change the licence'],
@@ -16,12 +16,12 @@ export function mountGovern(view, ctx) {
   const { c } = ctx;
   const kind = h('select', {}, KINDS.map(([v, l]) => h('option', { value: v }, l)));
   const text = h('textarea', { rows: 3, maxlength: 4000, placeholder: 'What do you propose, and why?' });
-  const param = h('input', { type: 'text', placeholder: 'e.g. quorum' });
-  const value = h('input', { type: 'text', placeholder: 'e.g. 0.6, a public key, or CC-BY-4.0' });
+  const param = h('select', {}, ['quorum', 'member_endorsements', 'vote_weight'].map((n) => h('option', { value: n }, n)));
+  const value = h('input', { type: 'text', placeholder: 'e.g. 2/3, a public key, or CC-BY-4.0' });
   const paramField = field('Rule name', param);
   const valueField = field('New value / key / licence', value);
   const showParams = () => {
-    paramField.hidden = kind.value !== 'rule';
+    paramField.hidden = kind.value !== 'parameter';
     valueField.hidden = kind.value === 'decision';
   };
   kind.addEventListener('change', showParams);
@@ -34,9 +34,9 @@ export function mountGovern(view, ctx) {
     e.preventDefault();
     if (!text.value.trim()) { text.focus(); status('Say what you propose first.'); return; }
     const params = {};
-    if (kind.value === 'rule') Object.assign(params, { name: param.value.trim(), value: value.value.trim() });
+    if (kind.value === 'parameter') Object.assign(params, { name: param.value.trim(), value: value.value.trim() });
     if (kind.value === 'block' || kind.value === 'unblock') params.key = value.value.trim();
-    if (kind.value === 'licence') params.licence = value.value.trim();
+    if (kind.value === 'licence') params.spdx = value.value.trim();
     act(proposeBtn, 'The proposal could not be made', async () => {
       await c.call('propose', { kind: kind.value, text: text.value.trim(), params });
       text.value = '';
@@ -63,9 +63,10 @@ export function mountGovern(view, ctx) {
     const participants = c.read('participants', []);
     const charterNow = c.read('charter', {}) ?? {};
     const blocked = c.read('blockedKeys', null) ?? pick(charterNow, 'blockedKeys', 'blocked') ?? [];
+    void charterNow;
     const keyOf = (x) => (typeof x === 'string' ? x : pick(x, 'key', 'author', 'id', 'publicKey'));
     const row = (x) => h('li', {}, who(c, keyOf(x), typeof x === 'object' ? pick(x, 'name') : undefined), ' ',
-      h('small', {}, short(keyOf(x))), typeof x === 'object' && pick(x, 'since', 'memberSince') ? h('small', {}, ` member since ${when(pick(x, 'since', 'memberSince'))}`) : null);
+      h('small', {}, short(keyOf(x))), typeof x === 'object' && x.founder ? h('small', {}, ' founder') : null, typeof x === 'object' && Array.isArray(x.endorsers) && x.endorsers.length ? h('small', {}, ` endorsed by ${x.endorsers.map((k) => who(c, k)).join(', ')}`) : null);
     const plist = Array.isArray(participants) ? participants : Object.entries(participants).map(([key, v]) => ({ key, ...v }));
     fill(people, h('h2', { id: 'people-heading' }, 'People'),
       h('div', { class: 'cols' },
@@ -96,7 +97,8 @@ function proposalItem(c, p) {
   const tally = pick(p, 'tally') ?? p;
   const votes = pick(p, 'votes', 'ballots') ?? [];
   const electorate = pick(p, 'electorate') ?? [];
-  const state = pick(p, 'status', 'state', 'outcome') ?? 'open';
+  const outcome = pick(p, 'outcome', 'status', 'state') ?? 'open';
+  const state = typeof outcome === 'object' ? outcome.state ?? 'open' : outcome;
   const text = pick(p, 'text', 'description') ?? '';
   const num = (n) => Number(pick(tally, n) ?? 0);
   const voteBtn = (choice, label) => h('button', { type: 'button', class: 'small', 'aria-label': `Vote ${label} on “${text.slice(0, 40)}”`,
@@ -109,7 +111,8 @@ function proposalItem(c, p) {
     h('p', {}, h('span', { class: `badge badge-${String(state).toLowerCase()}` }, String(state)), ' ',
       h('strong', {}, pick(p, 'kind') ?? 'proposal'), ': ', text),
     h('p', { class: 'tally' }, `Yes ${num('yes')} · No ${num('no')} · Abstain ${num('abstain')} · electorate ${Array.isArray(electorate) ? electorate.length : electorate}`,
-      pick(p, 'quorum') !== undefined ? ` · quorum ${pick(p, 'quorum')}` : ''),
+      pick(p, 'quorumWeight') !== undefined ? ` · needs ${pick(p, 'quorumWeight')} yes (quorum ${pick(p, 'quorumNum')}/${pick(p, 'quorumDen')})` : ''),
+    Array.isArray(electorate) && electorate.length ? h('p', { class: 'electorate' }, 'Electorate: ', electorate.map((e, i) => [i ? ', ' : '', who(c, pick(e, 'key'))])) : null,
     voteList.length ? h('p', { class: 'voters' }, 'Votes: ', voteList.map((v, i) => [i ? ', ' : '',
       `${who(c, pick(v, 'voter', 'author', 'key'), pick(v, 'name'))}: ${pick(v, 'choice', 'vote')}`])) : null,
     String(state).toLowerCase() === 'open' ? h('div', { class: 'row' }, voteBtn('yes', 'Yes'), voteBtn('no', 'No'), voteBtn('abstain', 'Abstain')) : null);

@@ -22,12 +22,12 @@ export function validationOf(c, changeId) {
   const v = c.read('validation', null, changeId);
   if (v == null) return null;
   if (typeof v === 'string') return { state: v };
-  return { ...v, state: pick(v, 'status', 'state', 'kind') ?? 'unknown' };
+  return { ...v, state: pick(v, 'state', 'status') ?? 'unknown' };
 }
 
 const badgeText = (v) => {
   const parts = [v.state];
-  const endorsers = pick(v, 'endorsedBy', 'endorsers', 'endorsements');
+  const endorsers = pick(v, 'endorsements', 'endorsedBy');
   if (Array.isArray(endorsers) && endorsers.length) parts.push(`${endorsers.length} endorsement${endorsers.length > 1 ? 's' : ''}`);
   const flags = pick(v, 'flaggedBy', 'flags');
   if (Array.isArray(flags) && flags.length) parts.push(`${flags.length} flag${flags.length > 1 ? 's' : ''}`);

@@ -111,11 +111,12 @@ export function mountProduce(view, ctx) {
   function renderMeta(d) {
     const id = selected;
     const charter = charterOf(c);
-    const licence = pick(d, 'licence', 'license') ?? charter.licence ?? '—';
+    const credits = c.read('credits', null, id);
+    const dl = pick(d, 'licence', 'license') ?? pick(credits ?? {}, 'licence');
+    const licence = (dl && typeof dl === 'object' ? `${dl.name} (${dl.spdx})` : dl) ?? charter.licence ?? '—';
     const history = c.read('history', [], id);
     const authors = [...new Set(history.map((e) => pick(e, 'author', 'authorKey')))].filter(Boolean);
     const comments = c.read('comments', [], id);
-    const credits = c.read('credits', null, id);
     fill(meta,
       h('p', { class: 'licence' }, 'Licence: ', h('strong', { id: 'doc-licence' }, licence)),
       h('p', { class: 'authors' }, 'Authors: ', authors.length ? authors.map((a, i) => [i ? ', ' : '', who(c, a)]) : '—'),
@@ -124,7 +125,7 @@ export function mountProduce(view, ctx) {
         h('summary', {}, `History (${history.length})`),
         h('ol', { id: 'doc-history' }, history.slice().reverse().map((e) => {
           const change = pick(e, 'changeId', 'change', 'id');
-          const label = `${pick(e, 'what', 'action', 'kind') ?? 'change'} by ${who(c, pick(e, 'author', 'authorKey'), pick(e, 'name', 'authorName'))}`;
+          const label = `${actionText(pick(e, 'action', 'what'))} by ${who(c, pick(e, 'author', 'authorKey'), pick(e, 'name', 'authorName'))}`;
           return h('li', { 'data-change': change },
             h('span', {}, label), ' ', h('small', {}, when(pick(e, 'time', 'claimedTime'))), ' ',
             change ? validationControls(c, change, label) : null);
@@ -156,13 +157,15 @@ export function mountProduce(view, ctx) {
         h('ul', {}, items.map((t) => {
           const id = pick(t, 'id', 'taskId');
           const name = pick(t, 'title') ?? 'task';
-          const by = pick(t, 'claimedBy', 'assignee', 'claimant');
+          const claimers = [].concat(pick(t, 'claimedBy') ?? []);
+          const by = claimers[0];
+          const mine = claimers.includes(me);
           const btn = (label, method) => h('button', { type: 'button', class: 'small', 'aria-label': `${label} “${name}”`,
             onclick: (e) => act(e.currentTarget, `Could not ${label.toLowerCase()} the task`, () => c.call(method, id)) }, label);
-          return h('li', { class: 'task' }, h('span', {}, name), by ? h('small', {}, ` — ${who(c, by)}`) : null, ' ',
+          return h('li', { class: 'task' }, h('span', {}, name), claimers.length ? h('small', {}, ` — ${claimers.map((k) => who(c, k)).join(', ')}`) : null, ' ',
             state === 'open' ? btn('Claim', 'claimTask') : null,
-            state === 'claimed' && by === me ? [btn('Release', 'releaseTask'), btn('Complete', 'completeTask')] : null,
-            state === 'claimed' && by !== me ? btn('Complete', 'completeTask') : null);
+            state === 'claimed' && mine ? [btn('Release', 'releaseTask'), btn('Complete', 'completeTask')] : null,
+            state === 'claimed' && !mine ? btn('Claim too', 'claimTask') : null);
         })));
     };
     const keepFocus = tasksPane.contains(document.activeElement) && document.activeElement.tagName === 'INPUT';
@@ -194,8 +197,21 @@ function creditsLine(c, credits) {
   if (!Array.isArray(list) || !list.length) return null;
   return h('p', { class: 'credits', id: 'doc-credits' }, 'Credits: ', list.map((x, i) => {
     const share = pick(x, 'share', 'fraction');
-    const chars = pick(x, 'characters', 'chars', 'survivingChars');
+    const chars = pick(x, 'surviving', 'characters');
     return [i ? '; ' : '', who(c, pick(x, 'author', 'key'), pick(x, 'name')),
-      chars !== undefined ? ` (${chars} characters${share !== undefined ? `, ${Math.round(Number(share) * 100)}%` : ''})` : ''];
+      chars !== undefined ? ` (${chars} characters${share !== undefined ? `, ${Math.round(Number(share) * 100)}%` : ''}, ${pick(x, 'changes') ?? 0} changes)` : ''];
   }));
+}
+
+/** A history action ({kind, ...}) in words. */
+function actionText(action) {
+  if (!action) return 'change';
+  if (typeof action === 'string') return action;
+  switch (action.kind) {
+    case 'created': return `created “${action.title}”`;
+    case 'retitled': return `retitled “${action.title}”`;
+    case 'edited': return `edited (+${action.inserted} −${action.deleted})`;
+    case 'commented': return 'commented';
+    default: return String(action.kind ?? 'change');
+  }
 }

@@ -58,7 +58,7 @@ export function mountProperty(view, ctx) {
   const forkTitle = h('input', { type: 'text', maxlength: 200, placeholder: 'Title of the fork' });
   const licences = (() => { try { return pkg.Commons.licences?.() ?? []; } catch { return []; } })();
   const forkLicence = h('select', {}, h('option', { value: '' }, 'Keep the current licence'),
-    licences.map((l) => h('option', { value: pick(l, 'id', 'spdx') }, pick(l, 'name') ?? pick(l, 'id'))));
+    licences.map((l) => h('option', { value: pick(l, 'spdx', 'id') }, `${pick(l, 'name')} (${pick(l, 'spdx', 'id')})`)));
   const forkBtn = h('button', { type: 'submit' }, 'Fork');
   const forkForm = h('form', { id: 'fork-form', 'aria-labelledby': 'fork-heading' },
     h('h2', { id: 'fork-heading' }, 'Fork'),
@@ -78,18 +78,16 @@ export function mountProperty(view, ctx) {
 
   fill(view, h('div', { class: 'property' },
     h('p', { class: 'licence' }, 'This commons is shared under ', h('strong', { id: 'commons-licence' }, charterOf(c).licence ?? '—'), '.'),
+    licenceMeaning(c, pkg),
     ledgerBox, exports, imports, c.has('fork') ? forkForm : null));
 
   function renderLedger() {
     if (!c.has('ledger')) { fill(ledgerBox, h('h2', { id: 'ledger-heading' }, 'Ledger'), h('p', {}, 'The ledger is not available in this build.')); return; }
     const ledger = c.read('ledger', null);
     const rows = Array.isArray(ledger) ? ledger : pick(ledger, 'participants', 'rows', 'entries') ?? [];
-    const cols = [['changes', 'Changes'], ['documentsCreated', 'Documents'], ['survivingChars', 'Characters'], ['edits', 'Edits'], ['comments', 'Comments'],
-      ['tasksCompleted', 'Tasks done'], ['endorsementsGiven', 'Endorsed'], ['endorsementsReceived', 'Endorsed by others'], ['votes', 'Votes'], ['share', 'Share']];
-    const val = (r, k) => {
-      const v = pick(r, k, k === 'survivingChars' ? 'survivingCharacters' : k, k === 'share' ? 'contributionShare' : k);
-      return k === 'share' && v !== undefined ? `${(Number(v) * 100).toFixed(1)}%` : v ?? 0;
-    };
+    const cols = [['changes', 'Changes'], ['documentsCreated', 'Documents'], ['surviving', 'Characters'], ['edits', 'Edits'], ['comments', 'Comments'],
+      ['tasksCompleted', 'Tasks done'], ['endorsementsGiven', 'Endorsed'], ['endorsementsReceived', 'Endorsed by others'], ['proposals', 'Proposals'], ['votes', 'Votes'], ['share', 'Share']];
+    const val = (r, k) => (k === 'share' ? `${(shareOf(r) * 100).toFixed(1)}%` : pick(r, k) ?? 0);
     fill(ledgerBox, h('h2', { id: 'ledger-heading' }, 'Ledger'),
       h('p', {}, 'Computed by every copy from the signed record: everyone sees the same.'),
       h('div', { class: 'table-wrap' }, h('table', { id: 'ledger-table' },
@@ -102,9 +100,12 @@ export function mountProperty(view, ctx) {
   return { refresh: renderLedger };
 }
 
+/** A ledger row's contribution share as a fraction (the ledger keeps exact parts per million). */
+const shareOf = (r) => (r.contributionSharePpm !== undefined ? Number(r.contributionSharePpm) / 1e6 : Number(pick(r, 'share', 'contributionShare') ?? 0));
+
 /** Horizontal bars: each participant's contribution share. */
 function sharesChart(c, rows) {
-  const data = rows.map((r) => ({ name: who(c, pick(r, 'author', 'key'), pick(r, 'name')), v: Number(pick(r, 'share', 'contributionShare') ?? 0) }));
+  const data = rows.map((r) => ({ name: who(c, pick(r, 'author', 'key'), pick(r, 'name')), v: shareOf(r) }));
   const H = 24 * Math.max(1, data.length) + 30;
   const svg = s('svg', { viewBox: `0 0 320 ${H}`, role: 'img', 'aria-labelledby': 'shares-title', class: 'chart' },
     s('title', { id: 'shares-title' }, `Contribution shares: ${data.map((d) => `${d.name} ${(d.v * 100).toFixed(0)}%`).join(', ')}`));
@@ -144,3 +145,12 @@ function timeChart(c) {
 }
 
 export { short };
+
+/** The sentence that says what the commons' licence means, when the runtime knows it. */
+function licenceMeaning(c, pkg) {
+  const spdx = charterOf(c).licence;
+  let list = [];
+  try { list = pkg.Commons.licences?.() ?? []; } catch { list = []; }
+  const l = list.find((x) => pick(x, 'spdx', 'id') === spdx);
+  return l ? h('p', { class: 'hint', id: 'licence-sentence' }, l.meaning) : null;
+}

@@ -8,15 +8,15 @@ function licences(pkg) {
   try {
     if (pkg.Commons && typeof pkg.Commons.licences === 'function') {
       const list = pkg.Commons.licences();
-      if (Array.isArray(list) && list.length) return list;
+      if (Array.isArray(list) && list.length) return list.map((l) => (l instanceof Map ? Object.fromEntries(l) : l)).map((l) => ({ ...l, shareAlike: l.shareAlike ?? l.share_alike }));
     }
   } catch (error) {
     console.warn('licences() failed', error);
   }
-  return [{ id: 'CC-BY-SA-4.0', name: 'Creative Commons Attribution-ShareAlike 4.0', meaning: 'Anyone may share and adapt the work, crediting its authors, and must share adaptations under the same licence.', shareAlike: true }];
+  return [{ spdx: 'CC-BY-SA-4.0', name: 'Creative Commons Attribution-ShareAlike 4.0', meaning: 'Anyone may share and adapt the work, crediting its authors, and must share adaptations under the same licence.', shareAlike: true }];
 }
 
-const licenceId = (l) => l.id ?? l.spdx ?? l.spdxId;
+const licenceId = (l) => l.spdx ?? l.id;
 const licenceMeaning = (l) => l.meaning ?? l.sentence ?? l.summary ?? l.description ?? '';
 
 /**
