@@ -51,7 +51,8 @@ pub struct Comment {
 pub struct Document {
     pub id: ObjectId,
     pub creator: AuthorId,
-    title: (Stamp, String),
+    /// Title claims by causal stamp: the latest counts (a reverted claim is removed).
+    titles: BTreeMap<Stamp, String>,
     pub(crate) ydoc: Doc,
     text: TextRef,
     history: BTreeMap<Stamp, Vec<DocEvent>>,
@@ -87,7 +88,7 @@ impl Document {
         Document {
             id,
             creator,
-            title: (stamp, title),
+            titles: [(stamp, title)].into_iter().collect(),
             ydoc,
             text,
             history: BTreeMap::new(),
@@ -98,7 +99,7 @@ impl Document {
 
     /// The current title.
     pub fn title(&self) -> &str {
-        &self.title.1
+        self.titles.values().next_back().map_or("", String::as_str)
     }
 
     /// The current text.
@@ -144,9 +145,17 @@ impl Document {
     }
 
     pub(crate) fn retitle(&mut self, stamp: Stamp, title: String) {
-        if stamp > self.title.0 {
-            self.title = (stamp, title);
-        }
+        self.titles.insert(stamp, title);
+    }
+
+    /// Withdraws the title claimed at `stamp` (its change was reverted).
+    pub(crate) fn untitle(&mut self, stamp: &Stamp) {
+        self.titles.remove(stamp);
+    }
+
+    /// Withdraws the comment made at `stamp` (its change was reverted).
+    pub(crate) fn remove_comment(&mut self, stamp: &Stamp) {
+        self.comments.remove(stamp);
     }
 
     pub(crate) fn record(&mut self, stamp: Stamp, event: DocEvent) {

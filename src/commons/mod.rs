@@ -7,6 +7,7 @@
 //! in that order, computed on read.
 
 pub mod documents;
+pub mod governance;
 mod hash;
 mod read;
 pub mod snapshot;
@@ -19,6 +20,7 @@ use crate::change::{Change, ChangeError, ChangeId, Charter, CommonsId, Op};
 use crate::dag::{Added, Dag};
 use crate::identity::{AuthorId, Identity};
 pub use documents::{Comment, DocAction, DocEvent, Document, Stamp};
+pub use governance::Governance;
 pub use read::{DocSummary, HistoryEntry};
 pub use tasks::{Task, TaskEvent, TaskStatus};
 pub use writer::CommonsError;
@@ -57,11 +59,13 @@ pub struct Commons {
     id: CommonsId,
     dag: Dag,
     charter: Option<Charter>,
-    profiles: BTreeMap<AuthorId, (Stamp, String)>,
+    /// Name claims per author by causal stamp: the latest counts (a reverted claim is removed).
+    profiles: BTreeMap<AuthorId, BTreeMap<Stamp, String>>,
     participants: BTreeMap<AuthorId, Participant>,
     documents: BTreeMap<ChangeId, Document>,
     tasks: BTreeMap<ChangeId, Task>,
     local: Option<LocalAuthor>,
+    gov: Governance,
 }
 
 impl Commons {
@@ -85,6 +89,7 @@ impl Commons {
             documents: BTreeMap::new(),
             tasks: BTreeMap::new(),
             local,
+            gov: Governance::default(),
         }
     }
 
@@ -140,6 +145,7 @@ impl Commons {
         for id in &ready {
             self.apply(id, false);
         }
+        self.settle();
         Ok(Inserted {
             applied: ready,
             duplicate,
@@ -159,10 +165,29 @@ impl Commons {
         }
     }
 
-    /// Applies a ready change's ops to the derived state. `local` marks a change written here,
-    /// whose text edits are already integrated in the CRDT documents.
+    /// Applies a ready change: to the governance indexes, then (unless a block leaves it out) to
+    /// the derived state. `local` marks a change written here, whose text edits are already
+    /// integrated in the CRDT documents.
     fn apply(&mut self, id: &ChangeId, local: bool) {
+        if let Some(node) = self.dag.get(id) {
+            self.gov.apply(&node.change, node.depth, &self.dag);
+        }
+        if local && self.gov.is_excluded(id) {
+            // A blocked local author's typing is already in the CRDT documents: take it out.
+            self.rederive();
+            return;
+        }
+        self.apply_state(id, local);
+    }
+
+    /// Applies a ready change's ops to the derived state (documents, tasks, names, participants),
+    /// leaving out changes a block excludes and the text edits of reverts that do not count.
+    fn apply_state(&mut self, id: &ChangeId, local: bool) {
         let Some(node) = self.dag.get(id) else { return };
+        if self.gov.is_excluded(id) {
+            return;
+        }
+        let edits = self.gov.edits_apply(id);
         let stamp = (node.depth, *id);
         let change = &node.change;
         let author = change.body.author;
@@ -178,7 +203,12 @@ impl Commons {
             }
         }
         let client = self.local.as_ref().map_or(0, |l| l.client);
-        for op in &change.body.ops {
+        let ops = change
+            .body
+            .ops
+            .iter()
+            .filter(|op| edits || !matches!(op, Op::EditDocument { .. }));
+        for op in ops {
             apply_op(
                 op,
                 stamp,
@@ -225,7 +255,7 @@ fn apply_op(
     local: bool,
     client: u64,
     charter: &mut Option<Charter>,
-    profiles: &mut BTreeMap<AuthorId, (Stamp, String)>,
+    profiles: &mut BTreeMap<AuthorId, BTreeMap<Stamp, String>>,
     documents: &mut BTreeMap<ChangeId, Document>,
     tasks: &mut BTreeMap<ChangeId, Task>,
 ) {
@@ -238,10 +268,10 @@ fn apply_op(
     match op {
         Op::Genesis(c) => *charter = Some(c.clone()),
         Op::SetProfile { name } => {
-            let e = profiles.entry(author).or_insert((stamp, name.clone()));
-            if stamp >= e.0 {
-                *e = (stamp, name.clone());
-            }
+            profiles
+                .entry(author)
+                .or_default()
+                .insert(stamp, name.clone());
         }
         Op::CreateDocument { title, edit } => {
             let mut d = Document::new(change.id, author, title.clone(), stamp, client);

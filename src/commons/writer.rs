@@ -248,6 +248,7 @@ impl Commons {
         for ready in &added.ready {
             self.apply(ready, edits_integrated && *ready == id);
         }
+        self.settle();
         Ok(change)
     }
 
