@@ -4,6 +4,7 @@
 //! commons, the sync protocol) shared by every platform, plus thin platform shells: the browser
 //! (`web`, wasm32 only) and the signalling relay (`relay`, native only).
 
+pub mod archive;
 pub mod change;
 pub mod commons;
 pub mod dag;

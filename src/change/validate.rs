@@ -8,7 +8,9 @@ use super::limits::*;
 use super::{client_id, ChangeBody, ChangeError, Op, TextEdit};
 use crate::identity::AuthorId;
 
-pub(super) fn validate_body(body: &ChangeBody) -> Result<(), ChangeError> {
+/// `verify`: whether signatures inside the ops (carried changes) are checked too; false only
+/// for changes this device stored itself after checking them.
+pub(super) fn validate_body(body: &ChangeBody, verify: bool) -> Result<(), ChangeError> {
     limit("deps", body.deps.len() as u64, MAX_DEPS_PER_CHANGE as u64)?;
     limit("ops", body.ops.len() as u64, MAX_OPS_PER_CHANGE as u64)?;
     // Sorted and unique: one set of deps has one encoding.
@@ -42,11 +44,20 @@ pub(super) fn validate_body(body: &ChangeBody) -> Result<(), ChangeError> {
             }
         }
     }
-    validate_ops(&body.author, &body.ops, body.commons.is_none())
+    validate_ops_inner(&body.author, &body.ops, body.commons.is_none(), verify)
 }
 
 /// Checks a list of ops as authored by `author` (also used by the local writer before signing).
 pub fn validate_ops(author: &AuthorId, ops: &[Op], genesis: bool) -> Result<(), ChangeError> {
+    validate_ops_inner(author, ops, genesis, true)
+}
+
+fn validate_ops_inner(
+    author: &AuthorId,
+    ops: &[Op],
+    genesis: bool,
+    verify: bool,
+) -> Result<(), ChangeError> {
     let creating = ops.iter().filter(|op| op.creates_object()).count();
     if creating > 1 {
         return Err(ChangeError::InvalidOp(
@@ -54,12 +65,12 @@ pub fn validate_ops(author: &AuthorId, ops: &[Op], genesis: bool) -> Result<(), 
         ));
     }
     for op in ops {
-        validate_op(author, op, genesis)?;
+        validate_op(author, op, genesis, verify)?;
     }
     Ok(())
 }
 
-fn validate_op(author: &AuthorId, op: &Op, genesis: bool) -> Result<(), ChangeError> {
+fn validate_op(author: &AuthorId, op: &Op, genesis: bool, verify: bool) -> Result<(), ChangeError> {
     match op {
         Op::Genesis(charter) => {
             if !genesis {
@@ -126,6 +137,10 @@ fn validate_op(author: &AuthorId, op: &Op, genesis: bool) -> Result<(), ChangeEr
             }
         }
         Op::MarkLicence { spdx, .. } => short("licence", spdx)?,
+        Op::CarryDocument(carry) => {
+            short("title", &carry.title)?;
+            super::carry::validate_carry(carry, verify)?;
+        }
         Op::ClaimTask { .. }
         | Op::ReleaseTask { .. }
         | Op::Endorse { .. }
@@ -158,7 +173,7 @@ fn text_edit(author: &AuthorId, edit: &TextEdit) -> Result<(), ChangeError> {
     limit("inserted text", total, MAX_INSERT_PER_CHANGE)
 }
 
-fn limit(what: &'static str, value: u64, max: u64) -> Result<(), ChangeError> {
+pub(super) fn limit(what: &'static str, value: u64, max: u64) -> Result<(), ChangeError> {
     if value > max {
         return Err(ChangeError::Limit {
             what,

@@ -59,6 +59,8 @@ impl Commons {
             }
         }
         h.bytes(&self.gov.digest());
+        // The ledger (social accounting) is derived state too (src/commons/property).
+        h.bytes(&self.ledger_digest());
         *h.0.finalize().as_bytes()
     }
 

@@ -9,6 +9,7 @@
 pub mod documents;
 pub mod governance;
 mod hash;
+pub mod property;
 mod read;
 pub mod snapshot;
 pub mod tasks;
@@ -66,6 +67,8 @@ pub struct Commons {
     tasks: BTreeMap<ChangeId, Task>,
     local: Option<LocalAuthor>,
     gov: Governance,
+    /// Provenance of text and carried history, for attribution and the ledger.
+    property: property::PropertyIndex,
 }
 
 impl Commons {
@@ -90,17 +93,20 @@ impl Commons {
             tasks: BTreeMap::new(),
             local,
             gov: Governance::default(),
+            property: property::PropertyIndex::default(),
         }
     }
 
     /// Founds a new commons: signs its genesis with `charter`. Returns the replica and the genesis
-    /// change (to be stored and announced).
+    /// change (to be stored and announced). The licence must be one of the offered SPDX ids
+    /// ([`property::licences`]); it is stored in its canonical spelling.
     pub fn create(
         identity: Identity,
         nonce: u32,
-        charter: Charter,
+        mut charter: Charter,
         now: u64,
     ) -> Result<(Self, Change), ChangeError> {
+        charter.licence = property::canonical_licence(&charter.licence)?;
         let body = crate::change::ChangeBody {
             format: crate::change::CHANGE_FORMAT,
             commons: None,
@@ -221,6 +227,16 @@ impl Commons {
                 &mut self.tasks,
             );
         }
+        // After the ops, so that a document this change creates exists.
+        let founder = self.dag.get(&self.id).map(|n| n.change.body.author);
+        self.property.apply(
+            change,
+            stamp,
+            self.charter.as_ref(),
+            founder,
+            &mut self.documents,
+            (client, local),
+        );
     }
 
     /// Recomputes every document's text without the edits of `excluded` changes (used when
@@ -230,7 +246,13 @@ impl Commons {
         let dag = &self.dag;
         for d in self.documents.values_mut() {
             let doc = d.id;
-            d.rebuild(excluded, client, |id| text_updates(dag, id, &doc));
+            // A fork's carried history: the updates inside its carry changes (property module).
+            let carried = self.property.carried_updates(dag, &doc, excluded);
+            d.rebuild(excluded, client, |id| {
+                let mut updates = text_updates(dag, id, &doc);
+                updates.extend(carried.get(id).into_iter().flatten().map(Vec::as_slice));
+                updates
+            });
             // Edits typed but not yet flushed are not in the graph: put them back.
             if let Some(l) = &self.local {
                 let id = d.id;
@@ -356,6 +378,8 @@ fn apply_op(
         | Op::Propose { .. }
         | Op::Vote { .. }
         | Op::MarkLicence { .. } => {}
+        // Carried history is applied by the property module.
+        Op::CarryDocument(_) => {}
     }
 }
 
