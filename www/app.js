@@ -4,7 +4,7 @@
 import { loadPkg, wrap } from './js/api.js';
 import { loadConfig } from './js/config.js';
 import { h, fill, byId, status, showError, clearError, plainError } from './js/dom.js';
-import { displayName, remember, idFromLink } from './js/local.js';
+import { displayName, remember, idFromLink, joined } from './js/local.js';
 import { renderStart } from './js/start.js';
 import { mountProduce } from './js/produce.js';
 import { mountGovern } from './js/govern.js';
@@ -35,10 +35,10 @@ async function start() {
 /** Shows what the address asks for. */
 async function route() {
   const hash = decodeURIComponent(location.hash.slice(1));
-  if (!hash) return showStart();
+  if (!hash) return await showStart();
   const id = idFromLink(`#${hash}`);
   if (!id) {
-    showStart();
+    await showStart();
     showError(`the link does not hold a commons id ("${hash.slice(0, 80)}"). A link to a commons ends with # and 64 letters and digits: ask whoever sent it for the full link`, 'This link does not work');
     return;
   }
@@ -66,7 +66,21 @@ async function closeCommons() {
   }
 }
 
-function showStart() {
+async function joinedHere() {
+  const local = joined();
+  try {
+    if (typeof app.pkg.Commons?.joined !== 'function') return local;
+    const stored = await app.pkg.Commons.joined();
+    const byId = new Map(local.map((c) => [c.id, c]));
+    for (const c of stored) if (!byId.has(c.id)) byId.set(c.id, { id: c.id, title: c.title || 'Untitled commons', opened: c.joinedAt });
+    return [...byId.values()];
+  } catch (error) {
+    console.warn('joined() failed', error);
+    return local;
+  }
+}
+
+async function showStart() {
   closeCommons();
   byId('tabs').hidden = true;
   byId('online').hidden = true;
@@ -76,13 +90,14 @@ function showStart() {
   renderStart(view, {
     pkg: app.pkg,
     identity: app.identity,
+    joined: await joinedHere(),
     onCreate: createCommons,
     onJoin: (id) => { location.hash = id; },
     onBadLink: (text) => showError(`"${String(text).slice(0, 80)}" is not a link to a commons. A link ends with # and 64 letters and digits`, 'This link does not work'),
     onIdentity: (identity) => {
       app.identity = identity;
       byId('public-key').textContent = identity.publicKey;
-      showStart();
+      showStart().catch(failed);
     },
   });
   ready('Ready.');
@@ -105,7 +120,7 @@ async function openCommons(id) {
     const raw = await app.pkg.Commons.open(id, options());
     await adopt(raw);
   } catch (error) {
-    showStart();
+    await showStart();
     showError(error, 'This commons could not be opened');
   }
 }

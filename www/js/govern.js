@@ -61,9 +61,7 @@ export function mountGovern(view, ctx) {
   function renderPeople() {
     const members = c.read('members', []);
     const participants = c.read('participants', []);
-    const charterNow = c.read('charter', {}) ?? {};
-    const blocked = c.read('blockedKeys', null) ?? pick(charterNow, 'blockedKeys', 'blocked') ?? [];
-    void charterNow;
+    const blocked = c.read('blockedKeys', []);
     const keyOf = (x) => (typeof x === 'string' ? x : pick(x, 'key', 'author', 'id', 'publicKey'));
     const row = (x) => h('li', {}, who(c, keyOf(x), typeof x === 'object' ? pick(x, 'name') : undefined), ' ',
       h('small', {}, short(keyOf(x))), typeof x === 'object' && x.founder ? h('small', {}, ' founder') : null, typeof x === 'object' && Array.isArray(x.endorsers) && x.endorsers.length ? h('small', {}, ` endorsed by ${x.endorsers.map((k) => who(c, k)).join(', ')}`) : null);
@@ -76,7 +74,7 @@ export function mountGovern(view, ctx) {
   }
 
   function renderCharter() {
-    const ch = c.read('charter', null);
+    const ch = c.has('charterInForce') ? c.read('charterInForce', null) : c.read('charter', null);
     if (!ch) { fill(charter, h('h2', { id: 'charter-heading' }, 'Charter'), h('p', {}, 'Not available in this build.')); return; }
     fill(charter, h('h2', { id: 'charter-heading' }, 'Charter in force'),
       h('dl', { class: 'charter' }, Object.entries(ch).flatMap(([k, v]) => {

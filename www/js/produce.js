@@ -92,7 +92,7 @@ export function mountProduce(view, ctx) {
         e.preventDefault();
         if (!commentText.value.trim()) return;
         act(commentBtn, 'The comment could not be saved', async () => {
-          await c.call('comment', id, commentText.value.trim());
+          await c.call('addComment', id, commentText.value.trim());
           commentText.value = '';
           status('Comment added.');
         });
@@ -101,7 +101,7 @@ export function mountProduce(view, ctx) {
         h('h2', { id: 'doc-title' }, pick(d, 'title') || 'Untitled'),
         field('Text', textarea, 'Changes are saved as you type and reach everyone connected.'),
         meta,
-        c.has('comment') ? commentForm : h('p', { class: 'hint' }, 'Comments are not available in this build.'));
+        c.has('addComment') ? commentForm : h('p', { class: 'hint' }, 'Comments are not available in this build.'));
     } else {
       editor.refresh();
     }
@@ -147,7 +147,7 @@ export function mountProduce(view, ctx) {
       e.preventDefault();
       if (!title.value.trim()) { title.focus(); return; }
       act(postBtn, 'The task could not be posted', async () => {
-        await c.call('postTask', title.value.trim(), '');
+        await c.call('postTask', { title: title.value.trim() });
         status('Task posted.');
       });
     });

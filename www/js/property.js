@@ -58,7 +58,7 @@ export function mountProperty(view, ctx) {
   const forkTitle = h('input', { type: 'text', maxlength: 200, placeholder: 'Title of the fork' });
   const licences = (() => { try { return pkg.Commons.licences?.() ?? []; } catch { return []; } })();
   const forkLicence = h('select', {}, h('option', { value: '' }, 'Keep the current licence'),
-    licences.map((l) => h('option', { value: pick(l, 'spdx', 'id') }, `${pick(l, 'name')} (${pick(l, 'spdx', 'id')})`)));
+    licences.map((l) => (l instanceof Map ? Object.fromEntries(l) : l)).map((l) => h('option', { value: pick(l, 'spdx', 'id') }, `${pick(l, 'name')} (${pick(l, 'spdx', 'id')})`)));
   const forkBtn = h('button', { type: 'submit' }, 'Fork');
   const forkForm = h('form', { id: 'fork-form', 'aria-labelledby': 'fork-heading' },
     h('h2', { id: 'fork-heading' }, 'Fork'),
@@ -70,7 +70,7 @@ export function mountProperty(view, ctx) {
     act(forkBtn, 'The fork could not be made', async () => {
       const opts = { title: forkTitle.value.trim() };
       if (forkLicence.value) opts.licence = forkLicence.value;
-      const forked = await c.raw.fork(opts);
+      const forked = await c.raw.fork(opts, { relays: ctx.config.relays, iceServers: ctx.config.iceServers });
       await ctx.adopt(forked);
       status('Forked: you are now in the new commons.');
     });

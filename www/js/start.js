@@ -80,7 +80,7 @@ export function renderStart(view, ctx) {
   });
 
   // Joined here
-  const list = joined();
+  const list = ctx.joined ?? joined();
   const joinedSection = h('section', { 'aria-labelledby': 'joined-heading' },
     h('h2', { id: 'joined-heading' }, 'Your commons on this device'),
     list.length
