@@ -93,6 +93,13 @@ async function showStart() {
     joined: await joinedHere(),
     onCreate: createCommons,
     onJoin: (id) => { location.hash = id; },
+    onImport: async (bytes) => {
+      status('Checking the archive…');
+      const raw = await app.pkg.Commons.importArchive(bytes, options());
+      await adopt(raw);
+      history.replaceState(null, '', `#${app.commons.id}`);
+      status('Archive imported.');
+    },
     onBadLink: (text) => showError(`"${String(text).slice(0, 80)}" is not a link to a commons. A link ends with # and 64 letters and digits`, 'This link does not work'),
     onIdentity: (identity) => {
       app.identity = identity;

@@ -182,6 +182,7 @@ export function mountProduce(view, ctx) {
 
   return {
     refresh() {
+      if (!selected && docs().length) select(docId(docs()[0])); // content arrived from peers
       renderList();
       renderDoc(false);
       renderTasks();

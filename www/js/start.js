@@ -26,7 +26,7 @@ const licenceMeaning = (l) => l.meaning ?? l.sentence ?? l.summary ?? l.descript
 export function renderStart(view, ctx) {
   const { pkg, identity } = ctx;
   const name = h('input', { type: 'text', autocomplete: 'nickname', value: displayName(), maxlength: 80 });
-  name.addEventListener('change', () => setDisplayName(name.value));
+  name.addEventListener('input', () => setDisplayName(name.value));
 
   // Create
   const title = h('input', { type: 'text', required: true, maxlength: 200, placeholder: 'e.g. Neighbourhood recipes' });
@@ -117,6 +117,18 @@ export function renderStart(view, ctx) {
     h('p', {}, 'Public key: ', h('code', { class: 'key', id: 'start-key' }, identity.publicKey)),
     h('div', { class: 'row' }, exportBtn, field('Import an identity file', importInput)));
 
+  // Import an archive (someone sent you the file rather than a link)
+  const archiveInput = h('input', { type: 'file', accept: '.peer-commons,application/octet-stream' });
+  archiveInput.addEventListener('change', () => act(null, 'The archive was refused', async () => {
+    const file = archiveInput.files?.[0];
+    if (!file) return;
+    if (typeof pkg.Commons?.importArchive !== 'function') throw new Error('this build of peer-commons cannot import archives');
+    await ctx.onImport(new Uint8Array(await file.arrayBuffer()));
+  }));
+  const importSection = h('section', { 'aria-labelledby': 'import-heading' },
+    h('h2', { id: 'import-heading' }, 'Open an archive'),
+    field('Import an archive file', archiveInput, 'An archive holds a whole commons with its signatures; it is checked before anything is kept.'));
+
   fill(view,
     h('section', { class: 'intro' },
       h('h1', {}, 'Make a commons together'),
@@ -124,5 +136,6 @@ export function renderStart(view, ctx) {
     field('Your display name', name, 'Shown to others next to what you write.'),
     h('div', { class: 'cards' }, createForm, joinForm),
     joinedSection,
+    importSection,
     identitySection);
 }
