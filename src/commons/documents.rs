@@ -56,8 +56,9 @@ pub struct Document {
     text: TextRef,
     history: BTreeMap<Stamp, Vec<DocEvent>>,
     comments: BTreeMap<Stamp, Comment>,
-    /// Edits applied to `ydoc`, so a rebuild can replay them (without excluded changes).
-    pub(crate) edits: BTreeMap<Stamp, Vec<Vec<u8>>>,
+    /// Changes whose edits are in `ydoc`, so a rebuild can replay them (without excluded ones).
+    /// The update bytes stay in the graph: keeping a copy here would double the memory.
+    pub(crate) edits: BTreeSet<Stamp>,
 }
 
 /// Name of the yrs root type holding the text; part of the protocol.
@@ -91,7 +92,7 @@ impl Document {
             text,
             history: BTreeMap::new(),
             comments: BTreeMap::new(),
-            edits: BTreeMap::new(),
+            edits: BTreeSet::new(),
         }
     }
 
@@ -165,7 +166,7 @@ impl Document {
         already_applied: bool,
     ) -> (u64, u64) {
         let counts = update_counts(update);
-        self.edits.entry(stamp).or_default().push(update.to_vec());
+        self.edits.insert(stamp);
         if !already_applied {
             if let Ok(u) = Update::decode_v1(update) {
                 let mut txn = self.ydoc.transact_mut();
@@ -179,16 +180,22 @@ impl Document {
 
     /// Replays every recorded edit, except those of `excluded` changes, into a fresh CRDT
     /// document: used when governance decides a change no longer applies (a block).
-    pub(crate) fn rebuild(&mut self, excluded: &BTreeSet<ChangeId>, client: u64) {
+    /// `updates_of` gives the text updates a change carries for this document.
+    pub(crate) fn rebuild<'a>(
+        &mut self,
+        excluded: &BTreeSet<ChangeId>,
+        client: u64,
+        updates_of: impl Fn(&ChangeId) -> Vec<&'a [u8]>,
+    ) {
         let ydoc = new_ydoc(client);
         let text = ydoc.get_or_insert_text(TEXT_ROOT);
         {
             let mut txn = ydoc.transact_mut();
-            for ((_, id), updates) in &self.edits {
+            for (_, id) in &self.edits {
                 if excluded.contains(id) {
                     continue;
                 }
-                for u in updates {
+                for u in updates_of(id) {
                     if let Ok(u) = Update::decode_v1(u) {
                         let _ = txn.apply_update(u);
                     }
@@ -197,6 +204,58 @@ impl Document {
         }
         self.ydoc = ydoc;
         self.text = text;
+    }
+
+    /// Our client's clock in this document: where the next local item will start.
+    pub(crate) fn local_clock(&self, client: u64) -> u32 {
+        self.ydoc
+            .transact()
+            .state_vector()
+            .get(&yrs::block::ClientID::new(client))
+    }
+
+    /// One compact update for a batch of local keystrokes: the items our client created since
+    /// `start` as the document stores them (adjacent characters squashed into one item), plus the
+    /// batch's own deletions. `merge_updates_v1` alone keeps one item per keystroke, which is
+    /// about six times larger for typing. `None` when the encoding does not have the expected
+    /// shape; the caller then falls back to the merged update.
+    pub(crate) fn compact_local_update(
+        &self,
+        client: u64,
+        start: u32,
+        merged: &[u8],
+    ) -> Option<Vec<u8>> {
+        use yrs::updates::encoder::Encode;
+        let txn = self.ydoc.transact();
+        let now = txn.state_vector();
+        let mut since = yrs::StateVector::default();
+        for (c, clock) in now.iter() {
+            since.set_max(*c, *clock);
+        }
+        let me = yrs::block::ClientID::new(client);
+        let mut since = yrs::StateVector::new(
+            since
+                .iter()
+                .map(|(c, k)| (*c, if *c == me { start } else { *k }))
+                .collect(),
+        );
+        if !since.contains_client(&me) {
+            since.set_max(me, start);
+        }
+        let state = txn.encode_state_as_update_v1(&since);
+        // With every client at its current clock there are no blocks: a zero count, then the
+        // whole delete set — the suffix to replace with the batch's own deletions.
+        let full_ds = txn.encode_state_as_update_v1(&now);
+        let (&0, ds_suffix) = full_ds.split_first()? else {
+            return None;
+        };
+        let blocks = state.strip_suffix(ds_suffix)?;
+        let own_ds = Update::decode_v1(merged).ok()?.delete_set().encode_v1();
+        let mut out = Vec::with_capacity(blocks.len() + own_ds.len());
+        out.extend_from_slice(blocks);
+        out.extend_from_slice(&own_ds);
+        Update::decode_v1(&out).ok()?;
+        Some(out)
     }
 
     /// Re-integrates a local, unflushed update after a rebuild.

@@ -197,8 +197,10 @@ impl Commons {
     /// governance decides some changes no longer apply, e.g. a blocked key's).
     pub fn rebuild_documents(&mut self, excluded: &BTreeSet<ChangeId>) {
         let client = self.local.as_ref().map_or(0, |l| l.client);
+        let dag = &self.dag;
         for d in self.documents.values_mut() {
-            d.rebuild(excluded, client);
+            let doc = d.id;
+            d.rebuild(excluded, client, |id| text_updates(dag, id, &doc));
             // Edits typed but not yet flushed are not in the graph: put them back.
             if let Some(l) = &self.local {
                 let id = d.id;
@@ -325,6 +327,23 @@ fn apply_op(
         | Op::Vote { .. }
         | Op::MarkLicence { .. } => {}
     }
+}
+
+/// The text updates change `id` carries for document `doc`.
+fn text_updates<'a>(dag: &'a Dag, id: &ChangeId, doc: &ChangeId) -> Vec<&'a [u8]> {
+    let Some(node) = dag.get(id) else {
+        return vec![];
+    };
+    node.change
+        .body
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CreateDocument { edit, .. } if id == doc => Some(edit.update.as_slice()),
+            Op::EditDocument { doc: d, edit } if d == doc => Some(edit.update.as_slice()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn task_event(tasks: &mut BTreeMap<ChangeId, Task>, task: &ChangeId, stamp: Stamp, ev: TaskEvent) {
