@@ -10,6 +10,7 @@ pub mod commons;
 pub mod dag;
 pub mod identity;
 pub mod signal;
+pub mod sync;
 
 /// The crate version, as shown in the app.
 pub fn version() -> &'static str {
