@@ -11,6 +11,8 @@ pub mod dag;
 pub mod identity;
 pub mod signal;
 pub mod sync;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod relay;
 
 /// The crate version, as shown in the app.
 pub fn version() -> &'static str {
