@@ -29,6 +29,7 @@ async function start() {
   window.addEventListener('hashchange', () => route().catch(failed));
   window.addEventListener('online', updateHeader);
   window.addEventListener('offline', updateHeader);
+  setInterval(updateHeader, 2000); // relay and peer states change without commons changes
   await route();
 }
 
@@ -170,7 +171,9 @@ function updateHeader() {
   byId('footer-licence').textContent = charter.licence ?? '—';
   const online = byId('online');
   const relayUp = c.read('online', undefined);
-  const offline = !navigator.onLine || relayUp === false;
+  const peers = c.read('peers', []);
+  // Connected peers keep a commons in sync even while every relay is down.
+  const offline = !navigator.onLine || (relayUp === false && !(Array.isArray(peers) && peers.some((p) => p.state === 'connected')));
   online.textContent = offline ? 'Offline: your work is kept here and syncs when you reconnect' : 'Online';
   online.dataset.offline = String(offline);
 }

@@ -29,7 +29,7 @@ export function mountGovern(view, ctx) {
   const proposeBtn = h('button', { type: 'submit', class: 'primary' }, 'Propose');
   const form = h('form', { id: 'propose-form', 'aria-labelledby': 'propose-heading' },
     h('h2', { id: 'propose-heading' }, 'New proposal'),
-    field('Kind', kind), field('Proposal', text), paramField, valueField, proposeBtn);
+    field('Kind', kind), field('What you propose', text), paramField, valueField, proposeBtn);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!text.value.trim()) { text.focus(); status('Say what you propose first.'); return; }
