@@ -8,6 +8,8 @@ pub mod change;
 pub mod commons;
 pub mod dag;
 pub mod identity;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod relay;
 pub mod signal;
 pub mod sync;
 
