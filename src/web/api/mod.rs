@@ -233,7 +233,7 @@ impl WebCommons {
     pub fn sync_progress(&self) -> JsValue {
         let rt = self.shared.borrow();
         let (saving, unsaved) = rt.writes.pending();
-        let (bytes_sent, bytes_received) = rt.node.traffic();
+        let stats = rt.node.stats();
         let replica = rt.replica();
         to_js(&SyncProgress {
             peers: rt.node.neighbours().len(),
@@ -243,10 +243,11 @@ impl WebCommons {
             saving,
             unsaved,
             stored: rt.writes.saved,
-            bytes_sent,
-            bytes_received,
+            bytes_sent: stats.bytes_sent,
+            bytes_received: stats.bytes_received,
             forged_signals: rt.counters.forged_signals,
             rejected_changes: rt.counters.rejected_changes,
+            banned_peers: rt.counters.banned_peers,
         })
     }
 

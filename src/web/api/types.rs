@@ -113,6 +113,8 @@ export interface SyncProgress {
   forgedSignals: number;
   /** Changes from peers the replica refused. */
   rejectedChanges: number;
+  /** Peers ignored for a while because they misbehaved. */
+  bannedPeers: number;
 }
 
 /** Events given to `onChange` listeners. */
@@ -207,6 +209,7 @@ pub struct SyncProgress {
     pub bytes_received: u64,
     pub forged_signals: u64,
     pub rejected_changes: u64,
+    pub banned_peers: u64,
 }
 
 /// The charter.

@@ -11,7 +11,6 @@
 
 pub mod inpage;
 pub mod js;
-pub mod mesh;
 mod relays;
 mod rtc;
 mod tabs;
@@ -28,8 +27,8 @@ use crate::commons::Commons;
 use crate::store::persist::Persistence;
 use crate::store::Store;
 use crate::sync::{ChangeId, PeerId};
+use crate::sync::{ConnId, Node, NodeConfig, NodeEvent, NodeInput, NodeOutput};
 use js::{now_ms, Timer};
-use mesh::{ConnId, Node, NodeEvent, NodeInput, NodeOutput};
 pub use relays::RelayInfo;
 pub(crate) use writes::Waiter;
 
@@ -67,6 +66,8 @@ pub struct Counters {
     pub forged_signals: u64,
     /// Changes from peers the replica refused.
     pub rejected_changes: u64,
+    /// Peers banned for misbehaving.
+    pub banned_peers: u64,
 }
 
 /// One open commons in this tab.
@@ -104,7 +105,14 @@ impl Runtime {
     ) -> Shared {
         let id = commons.id();
         let now = now_ms();
-        let node = Node::new(Default::default(), config.max_peers, me, commons, now);
+        let max_peers = config.max_peers.max(1);
+        let node_config = NodeConfig {
+            max_peers,
+            // Room is left for newcomers to dial in.
+            target_peers: max_peers.saturating_sub(2).max(1),
+            ..NodeConfig::default()
+        };
+        let node = Node::new(node_config, me, commons, now);
         let shared = Rc::new_cyclic(|weak: &Weak<RefCell<Runtime>>| {
             RefCell::new(Runtime {
                 id,
@@ -351,9 +359,11 @@ impl Runtime {
                 dialer,
                 payload,
             } => rtc::on_signal(self, from, dialer, &payload),
-            NodeEvent::SignalViaRelay { to, payload, .. } => {
-                self.relays.publish_signal(to, &payload)
-            }
+            NodeEvent::SignalViaRelay {
+                to,
+                dialer,
+                payload,
+            } => self.relays.publish_mesh(to, dialer, &payload),
             NodeEvent::Connected { conn, peer } => {
                 let via = self.via(conn);
                 self.emit(events::peer(&peer, "connected", via));
@@ -377,6 +387,13 @@ impl Runtime {
             NodeEvent::Rejected { detail, .. } => {
                 self.counters.rejected_changes += 1;
                 js::warn(&format!("refused a change from a peer: {detail}"));
+            }
+            NodeEvent::Banned { peer } => {
+                self.counters.banned_peers += 1;
+                js::warn(&format!(
+                    "peer {} misbehaved and is ignored for a while",
+                    peer.to_hex()
+                ));
             }
             NodeEvent::Synced { conn } => {
                 let peer = match self.transports.get(&conn) {

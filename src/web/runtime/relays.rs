@@ -12,10 +12,10 @@ use std::rc::Weak;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, WebSocket};
 
-use super::mesh::NodeInput;
 use super::{events, inpage, js, post, Runtime};
 use crate::change::CommonsId;
 use crate::signal::{RoomKey, Signal, SignalBody, SignalClient, SignalError, SignalOutput};
+use crate::sync::NodeInput;
 use crate::sync::PeerId;
 
 /// A relay and whether it is connected, for the network panel.
@@ -110,18 +110,16 @@ impl Relays {
         }
     }
 
-    /// Publishes a signal from the mesh for `to` on every connected relay.
-    pub fn publish_signal(&mut self, to: PeerId, payload: &[u8]) {
-        let (Some(client), Ok(body)) = (&mut self.client, serde_json::from_slice(payload)) else {
-            return;
-        };
-        let Ok(nonce) = js::random::<24>() else {
+    /// Publishes the mesh node's message for `to` (opaque bytes and whether we dial) on every
+    /// connected relay.
+    pub fn publish_mesh(&mut self, to: PeerId, dialer: bool, payload: &[u8]) {
+        let (Some(client), Ok(nonce)) = (&mut self.client, js::random::<24>()) else {
             return;
         };
         let signal = Signal {
             from: self.me.to_hex(),
             to: Some(to.to_hex()),
-            body,
+            body: SignalBody::mesh(dialer, payload),
         };
         client.publish(&signal, nonce);
     }
@@ -267,29 +265,27 @@ fn closed(rt: &mut Runtime, i: usize, generation: u32) {
     }
 }
 
-/// A signal for us arrived through a relay.
+/// A signal for us arrived through a relay: an announcement, or a message between mesh nodes.
+/// (Bare offers, answers and candidates are what y-webrtc-style clients send; our nodes wrap
+/// every WebRTC signal in their own envelope, so those are ignored.)
 fn on_signal(rt: &mut Runtime, s: Signal) {
     let Some(from) = PeerId::from_hex(&s.from) else {
         return;
     };
-    let dialer = match &s.body {
-        SignalBody::Announce => {
-            if !rt.tabs.as_ref().is_some_and(|t| t.knows(&from)) {
-                rt.input(NodeInput::Discovered(from));
-            }
-            return;
+    match &s.body {
+        // Another tab of this browser is reached through the BroadcastChannel instead.
+        SignalBody::Announce if !rt.tabs.as_ref().is_some_and(|t| t.knows(&from)) => {
+            rt.input(NodeInput::Discovered(from));
         }
-        SignalBody::Bye => return,
-        SignalBody::Offer { .. } => true,
-        SignalBody::Answer { .. } => false,
-        SignalBody::Candidate { .. } => !rt.rtc.is_dialing(&from),
-    };
-    let Ok(payload) = serde_json::to_vec(&s.body) else {
-        return;
-    };
-    rt.input(NodeInput::RelaySignal {
-        from,
-        dialer,
-        payload: &payload,
-    });
+        SignalBody::Mesh { dialer, .. } => {
+            if let Some(payload) = s.body.mesh_payload() {
+                rt.input(NodeInput::RelaySignal {
+                    from,
+                    dialer: *dialer,
+                    payload: &payload,
+                });
+            }
+        }
+        _ => {}
+    }
 }

@@ -15,10 +15,10 @@ use web_sys::{
     RtcSdpType, RtcSessionDescriptionInit,
 };
 
-use super::mesh::{ConnId, NodeInput};
 use super::{js, post, Runtime, Transport};
 use crate::signal::SignalBody;
 use crate::sync::PeerId;
+use crate::sync::{ConnId, NodeInput};
 
 /// How long a connection may take to open before it is given up.
 const DIAL_TIMEOUT_MS: u64 = 20_000;
@@ -96,11 +96,6 @@ impl Rtc {
             .get(peer)
             .filter(|l| l.open)
             .map(|l| l.dc.buffered_amount() as usize)
-    }
-
-    /// Whether we are setting up a connection to `peer` as the offering side.
-    pub fn is_dialing(&self, peer: &PeerId) -> bool {
-        self.links.get(peer).is_some_and(|l| l.dialer && !l.open)
     }
 
     /// Gives up a connection attempt that has not opened.

@@ -14,9 +14,9 @@ use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use web_sys::{BroadcastChannel, MessageEvent};
 
-use super::mesh::{ConnId, NodeInput};
 use super::{js, post, Runtime, Transport};
 use crate::sync::PeerId;
+use crate::sync::{ConnId, NodeInput};
 
 /// Interval between hellos.
 const HELLO_MS: u64 = 60_000;

@@ -10,11 +10,11 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
-use super::mesh::NodeInput;
 use super::{enter, events, js, Runtime, Shared};
 use crate::change::{Change, ChangeId};
 use crate::store::persist::{applied_prefix, Persistence};
 use crate::store::{JoinedCommons, StoreError};
+use crate::sync::NodeInput;
 
 /// Someone waiting for a write: a JS promise's resolve and reject functions.
 pub(crate) struct Waiter {
