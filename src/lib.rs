@@ -9,10 +9,10 @@ pub mod change;
 pub mod commons;
 pub mod dag;
 pub mod identity;
-pub mod signal;
-pub mod sync;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod relay;
+pub mod signal;
+pub mod sync;
 
 /// The crate version, as shown in the app.
 pub fn version() -> &'static str {

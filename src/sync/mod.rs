@@ -11,13 +11,15 @@
 
 pub mod frame;
 pub mod index;
+pub mod node;
 pub mod replica;
 pub mod session;
 pub mod wire;
 
 pub use index::{ChangeSource, SyncIndex, View};
-pub use replica::{InsertError, Replica};
-pub use session::{Event, Input, Offence, Output, Session, SessionConfig, SessionStats};
+pub use node::{ConnId, Node, NodeConfig, NodeEvent, NodeInput, NodeOutput, NodeStats};
+pub use replica::{InsertError, InsertOutcome, Replica};
+pub use session::{Event, Input, Local, Offence, Output, Session, SessionConfig, SessionStats};
 pub use wire::{CloseReason, PROTOCOL_VERSION};
 
 pub use crate::change::ChangeId;

@@ -14,6 +14,15 @@ pub struct InsertError {
     pub detail: String,
 }
 
+/// What inserting one change did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsertOutcome {
+    /// Changes that became applied: this one and any it unblocked.
+    pub applied: Vec<ChangeId>,
+    /// Changes this one waits for (it is buffered until they arrive).
+    pub missing: Vec<ChangeId>,
+}
+
 /// A replica of one commons, as the sync node sees it.
 pub trait Replica: ChangeSource {
     /// The commons id (genesis change id).
@@ -24,9 +33,10 @@ pub trait Replica: ChangeSource {
     fn contains(&self, id: &ChangeId) -> bool;
     /// The depth of an applied change.
     fn depth(&self, id: &ChangeId) -> Option<u64>;
-    /// Checks and inserts a change from a peer; returns the changes that became applied (it and
-    /// any it unblocked). A duplicate is `Ok` with nothing applied.
-    fn insert(&mut self, bytes: &[u8]) -> Result<Vec<ChangeId>, InsertError>;
+    /// Who a held change comes from (its author's key): gossip keeps one tree per origin.
+    fn origin(&self, id: &ChangeId) -> Option<[u8; 32]>;
+    /// Checks and inserts a change from a peer. A duplicate is `Ok` with nothing applied.
+    fn insert(&mut self, bytes: &[u8]) -> Result<InsertOutcome, InsertError>;
 }
 
 impl ChangeSource for Commons {
@@ -52,9 +62,16 @@ impl Replica for Commons {
         self.dag().get(id).map(|n| n.depth)
     }
 
-    fn insert(&mut self, bytes: &[u8]) -> Result<Vec<ChangeId>, InsertError> {
+    fn origin(&self, id: &ChangeId) -> Option<[u8; 32]> {
+        self.change(id).map(|c| c.body.author.0)
+    }
+
+    fn insert(&mut self, bytes: &[u8]) -> Result<InsertOutcome, InsertError> {
         match Commons::insert(self, bytes) {
-            Ok(inserted) => Ok(inserted.applied),
+            Ok(inserted) => Ok(InsertOutcome {
+                applied: inserted.applied,
+                missing: inserted.missing,
+            }),
             Err(e) => Err(InsertError {
                 // A full buffer is this replica's limit, not proof the sender lied.
                 peer_fault: e != ChangeError::PendingFull,
@@ -91,12 +108,15 @@ mod tests {
         assert_eq!(change_id(&doc.bytes), doc.id);
 
         let mut b = Commons::join(a.id(), None);
-        // The document first: buffered, nothing applied yet.
-        assert_eq!(Replica::insert(&mut b, &doc.bytes).unwrap(), vec![]);
+        // The document first: buffered, waiting for the genesis.
+        let first = Replica::insert(&mut b, &doc.bytes).unwrap();
+        assert_eq!(first.applied, vec![]);
+        assert_eq!(first.missing, vec![genesis.id]);
         assert!(Replica::contains(&b, &doc.id));
-        let applied = Replica::insert(&mut b, &genesis.bytes).unwrap();
-        assert_eq!(applied, vec![genesis.id, doc.id]);
+        let then = Replica::insert(&mut b, &genesis.bytes).unwrap();
+        assert_eq!(then.applied, vec![genesis.id, doc.id]);
         assert_eq!(Replica::depth(&b, &doc.id), Some(1));
+        assert_eq!(Replica::origin(&b, &doc.id), a.local_author().map(|k| k.0));
         assert_eq!(Replica::sync_items(&b).len(), 2);
 
         let mut bad = doc.bytes.clone();

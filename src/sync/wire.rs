@@ -49,6 +49,42 @@ impl<'de: 'a, 'a> Deserialize<'de> for Bytes<'a> {
     }
 }
 
+/// Lists of fixed-size ids (change ids, peer ids) travel as one byte string of the ids end to
+/// end: compact, and read without a step per byte.
+mod id_list {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer, const N: usize>(
+        ids: &[[u8; N]],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(ids.as_flattened())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<Vec<[u8; N]>, D::Error> {
+        let bytes = <&'de [u8]>::deserialize(d)?;
+        if bytes.len() % N != 0 {
+            return Err(D::Error::custom(
+                "id list length is not a multiple of the id size",
+            ));
+        }
+        Ok(bytes
+            .chunks_exact(N)
+            .map(|c| {
+                let mut id = [0u8; N];
+                id.copy_from_slice(c);
+                id
+            })
+            .collect())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Ids<const N: usize>(#[serde(with = "id_list")] Vec<[u8; N]>);
+
 /// Why a connection was closed, as a stable code on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CloseReason {
@@ -119,6 +155,8 @@ pub struct Hello {
     pub peer: [u8; 16],
     /// True when the sender has already received the receiver's hello.
     pub ack: bool,
+    /// How many changes the sender holds (the side holding more leads reconciliation).
+    pub items: u64,
 }
 
 /// A relayed WebRTC signal (SDP or ICE candidate), opaque to the protocol.
@@ -184,8 +222,9 @@ pub enum Message<'a> {
     Deliver(Vec<Bytes<'a>>),
     /// Lazy gossip: the sender has these new changes.
     Have(Vec<[u8; 32]>),
-    /// Stop pushing to me eagerly; announce with [`Message::Have`] instead.
-    Prune,
+    /// Stop pushing me changes of these origins (author keys) eagerly; announce them with
+    /// [`Message::Have`] instead.
+    Prune(Vec<[u8; 32]>),
     /// Some peers the sender is connected to, for introductions.
     Peers(Vec<[u8; 16]>),
     /// A signal to relay to, or addressed to, a peer.
@@ -227,6 +266,7 @@ struct ReconBody<'a> {
 
 #[derive(Serialize, Deserialize)]
 struct WantBody {
+    #[serde(with = "id_list")]
     ids: Vec<[u8; 32]>,
     graft: bool,
 }
@@ -285,9 +325,9 @@ impl<'a> Message<'a> {
             ),
             Message::Push(changes) => put(ty::PUSH, changes),
             Message::Deliver(changes) => put(ty::DELIVER, changes),
-            Message::Have(ids) => put(ty::HAVE, ids),
-            Message::Prune => vec![ty::PRUNE],
-            Message::Peers(peers) => put(ty::PEERS, peers),
+            Message::Have(ids) => put(ty::HAVE, &Ids(ids.clone())),
+            Message::Prune(origins) => put(ty::PRUNE, &Ids(origins.clone())),
+            Message::Peers(peers) => put(ty::PEERS, &Ids(peers.clone())),
             Message::Signal(s) => put(ty::SIGNAL, s),
             Message::Refuse { from, to } => put(
                 ty::REFUSE,
@@ -339,9 +379,9 @@ impl<'a> Message<'a> {
             }
             ty::PUSH => Message::Push(get(t, body)?),
             ty::DELIVER => Message::Deliver(get(t, body)?),
-            ty::HAVE => Message::Have(get(t, body)?),
-            ty::PRUNE => Message::Prune,
-            ty::PEERS => Message::Peers(get(t, body)?),
+            ty::HAVE => Message::Have(get::<Ids<32>>(t, body)?.0),
+            ty::PRUNE => Message::Prune(get::<Ids<32>>(t, body)?.0),
+            ty::PEERS => Message::Peers(get::<Ids<16>>(t, body)?.0),
             ty::SIGNAL => Message::Signal(get(t, body)?),
             ty::REFUSE => {
                 let r: RefuseBody = get(t, body)?;
@@ -414,6 +454,7 @@ mod tests {
                 commons: [3; 32],
                 peer: [4; 16],
                 ack: true,
+                items: 12345,
             }),
             Message::Close {
                 reason: CloseReason::CommonsMismatch,
@@ -439,7 +480,7 @@ mod tests {
             Message::Push(vec![Bytes(b"a"), Bytes(&[0; 300])]),
             Message::Deliver(vec![]),
             Message::Have(vec![[5; 32]]),
-            Message::Prune,
+            Message::Prune(vec![[8; 32]]),
             Message::Peers(vec![[6; 16], [7; 16]]),
             Message::Signal(Signal {
                 from: [1; 16],
@@ -467,10 +508,15 @@ mod tests {
         assert_eq!(Message::decode(&[0x7f, 1, 2, 3]), Ok(None));
         assert_eq!(Message::decode(&[]), Err(WireError::Empty));
         assert_eq!(Message::decode(&[ty::HELLO, 1]), Err(WireError::BadBody(1)));
-        // A Want announcing more ids than it carries.
+        // A Want announcing more id bytes than it carries.
         assert_eq!(
             Message::decode(&[ty::WANT, 200, 1]),
             Err(WireError::BadBody(ty::WANT))
+        );
+        // An id list that is not a whole number of ids.
+        assert_eq!(
+            Message::decode(&[ty::HAVE, 3, 1, 2, 3]),
+            Err(WireError::BadBody(ty::HAVE))
         );
     }
 

@@ -162,11 +162,13 @@ impl Session {
                         .cfg
                         .max_push_queue
                         .saturating_sub(self.out.urgent.len());
-                    let known = to_change_ids(&ids)
+                    let known: Vec<ChangeId> = to_change_ids(&ids)
                         .into_iter()
-                        .filter(|id| view.index.contains(id));
-                    self.out.urgent.extend(known.take(room));
-                    self.events.push_back(Event::Graft);
+                        .filter(|id| view.index.contains(id))
+                        .take(room)
+                        .collect();
+                    self.out.urgent.extend(known.iter().copied());
+                    self.events.push_back(Event::Graft(known));
                 } else {
                     let wanted = view.index.with_depths(to_change_ids(&ids));
                     self.out.deliver.extend(wanted);
@@ -175,7 +177,7 @@ impl Session {
             Message::Push(changes) => self.on_changes(&changes, true),
             Message::Deliver(changes) => self.on_changes(&changes, false),
             Message::Have(ids) => self.events.push_back(Event::Have(to_change_ids(&ids))),
-            Message::Prune => self.events.push_back(Event::Prune),
+            Message::Prune(origins) => self.events.push_back(Event::Prune(origins)),
             Message::Peers(peers) => self.events.push_back(Event::Peers(to_peer_ids(&peers))),
             Message::Signal(s) => self.events.push_back(Event::Signal {
                 from: PeerId(s.from),
@@ -220,6 +222,11 @@ impl Session {
         if !self.hello.got_theirs {
             self.hello.got_theirs = true;
             self.remote = Some(peer);
+            self.leads = if h.items == self.items {
+                self.dialer
+            } else {
+                self.items > h.items
+            };
             self.state = State::Open;
             self.events.push_back(Event::Established { peer });
             self.on_established();
@@ -235,7 +242,7 @@ impl Session {
         // and measures the round trip.
         self.send(&Message::Ping(self.now), Priority::Control);
         self.next_ping = self.now + self.cfg.keepalive_ms;
-        if self.dialer {
+        if self.leads {
             self.recon.next_at = Some(self.now);
         }
     }
@@ -310,7 +317,7 @@ impl Session {
         self.wants.deadline = None;
         if let Some((sent, received)) = self.recon.awaiting.take() {
             self.events.push_back(Event::Synced { sent, received });
-            if self.dialer && self.recon.next_at.is_none() {
+            if self.leads && self.recon.next_at.is_none() {
                 self.recon.next_at = Some(self.now + self.cfg.anti_entropy_ms);
             }
         }

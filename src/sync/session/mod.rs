@@ -6,11 +6,14 @@
 //! session reads the replica only through the [`View`] passed to each call and holds no reference,
 //! clock, randomness or I/O of its own.
 //!
-//! Life of a connection: both sides send hello (version, commons id, peer id) until the other
-//! acknowledges it; then the dialer reconciles change ids with negentropy, pushes what the peer
-//! lacks and asks for what it lacks (both in dependency order); then new changes are gossiped as
-//! they come (eagerly pushed or lazily announced, as the node decides), keepalives flow, and the
-//! dialer reconciles again now and then to repair anything lost on the way.
+//! Life of a connection: both sides send hello (version, commons id, peer id, number of changes)
+//! until the other acknowledges it; then the side that holds more changes (the dialer on a tie)
+//! leads: it reconciles change ids with negentropy, pushes what the peer lacks and asks for what
+//! it lacks (both in dependency order). The side that holds more usually has most of the
+//! difference, which it can push without being asked, so leading from there saves the requests.
+//! Then new changes are gossiped as they come (eagerly pushed or lazily announced, as the node
+//! decides), keepalives flow, and the leader reconciles again now and then to repair anything
+//! lost on the way.
 
 mod recon;
 mod transfer;
@@ -22,6 +25,17 @@ use super::wire::{self, Bytes, CloseReason, Hello, Message, PROTOCOL_VERSION};
 use super::{change_id, ChangeId, PeerId, View};
 use recon::Active;
 use transfer::{Outgoing, Wants};
+
+/// Who this side is, for the hello.
+#[derive(Debug, Clone, Copy)]
+pub struct Local {
+    /// Our peer id.
+    pub peer: PeerId,
+    /// The commons we replicate.
+    pub commons: ChangeId,
+    /// How many changes we hold (the side that holds more leads reconciliation).
+    pub items: u64,
+}
 
 /// Tunables of a session. The defaults suit browsers' data channels.
 #[derive(Debug, Clone)]
@@ -49,7 +63,7 @@ pub struct SessionConfig {
     pub idle_timeout_ms: u64,
     /// Close when the handshake did not finish within this long.
     pub handshake_timeout_ms: u64,
-    /// Interval between reconciliations started by the dialer once in sync (anti-entropy).
+    /// Interval between reconciliations started by the leader once in sync (anti-entropy).
     pub anti_entropy_ms: u64,
     /// Retransmission timeout before any round trip was measured.
     pub initial_rto_ms: u64,
@@ -134,10 +148,11 @@ pub enum Event {
     },
     /// The peer announced new changes lazily.
     Have(Vec<ChangeId>),
-    /// The peer asked to be pushed new changes eagerly again.
-    Graft,
-    /// The peer asked not to be pushed new changes eagerly.
-    Prune,
+    /// The peer missed these changes announced lazily, and asks to be pushed new changes of
+    /// their origins eagerly again (they are sent at once).
+    Graft(Vec<ChangeId>),
+    /// The peer asks not to be pushed new changes of these origins (authors) eagerly.
+    Prune(Vec<[u8; 32]>),
     /// The peer told us some of its neighbours.
     Peers(Vec<PeerId>),
     /// A signal to relay or for us.
@@ -231,7 +246,10 @@ pub struct Session {
     cfg: SessionConfig,
     me: PeerId,
     commons: ChangeId,
+    items: u64,
     dialer: bool,
+    /// This side leads reconciliation (decided when the hellos are exchanged).
+    leads: bool,
     now: u64,
     state: State,
     remote: Option<PeerId>,
@@ -253,8 +271,13 @@ mod io;
 
 impl Session {
     /// A new session on a channel that just opened. `dialer` is true on the side that started
-    /// the connection; it leads reconciliation.
-    pub fn new(cfg: SessionConfig, me: PeerId, commons: ChangeId, dialer: bool, now: u64) -> Self {
+    /// the connection (it leads reconciliation when both hold as many changes).
+    pub fn new(cfg: SessionConfig, local: Local, dialer: bool, now: u64) -> Self {
+        let Local {
+            peer: me,
+            commons,
+            items,
+        } = local;
         let outbox = Outbox::new(cfg.chunk_size);
         let reasm = Reassembler::new(cfg.reassembly);
         let mut s = Session {
@@ -268,7 +291,9 @@ impl Session {
             cfg,
             me,
             commons,
+            items,
             dialer,
+            leads: dialer,
             now,
             state: State::Handshake,
             remote: None,
@@ -367,10 +392,10 @@ impl Session {
         self.send(&Message::Want { ids, graft }, Priority::Control);
     }
 
-    /// Asks the peer to stop pushing eagerly.
-    pub fn prune(&mut self) {
-        if self.state == State::Open {
-            self.send(&Message::Prune, Priority::Control);
+    /// Asks the peer to stop pushing changes of these origins eagerly.
+    pub fn prune(&mut self, origins: Vec<[u8; 32]>) {
+        if self.state == State::Open && !origins.is_empty() {
+            self.send(&Message::Prune(origins), Priority::Control);
         }
     }
 
@@ -446,6 +471,7 @@ impl Session {
             commons: self.commons.0,
             peer: self.me.0,
             ack: self.hello.got_theirs,
+            items: self.items,
         };
         self.send(&Message::Hello(hello), Priority::Control);
         let rto = self.backoff(self.hello.attempt);

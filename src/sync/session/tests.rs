@@ -50,7 +50,16 @@ struct Side {
 
 fn side(me: u8, commons: u8, dialer: bool, cfg: SessionConfig) -> Side {
     Side {
-        s: Session::new(cfg, PeerId([me; 16]), ChangeId([commons; 32]), dialer, 0),
+        s: Session::new(
+            cfg,
+            Local {
+                peer: PeerId([me; 16]),
+                commons: ChangeId([commons; 32]),
+                items: 0,
+            },
+            dialer,
+            0,
+        ),
         store: Store::default(),
         events: Vec::new(),
     }
