@@ -6,7 +6,9 @@
 //! the change is stored in IndexedDB (and only then is it sent to peers).
 
 mod documents;
+mod governance;
 pub mod options;
+mod property;
 mod tasks;
 pub mod types;
 
