@@ -170,12 +170,20 @@ function updateHeader() {
   document.title = charter.title ? `${charter.title} · peer-commons` : 'peer-commons';
   byId('footer-licence').textContent = charter.licence ?? '—';
   const online = byId('online');
-  const relayUp = c.read('online', undefined);
-  const peers = c.read('peers', []);
-  // Connected peers keep a commons in sync even while every relay is down.
-  const offline = !navigator.onLine || (relayUp === false && !(Array.isArray(peers) && peers.some((p) => p.state === 'connected')));
+  const offline = isOffline(c);
   online.textContent = offline ? 'Offline: your work is kept here and syncs when you reconnect' : 'Online';
   online.dataset.offline = String(offline);
+}
+
+/**
+ * Offline when neither a relay nor a peer is connected. (navigator.onLine only says whether the
+ * device has a network, which a loopback-only or local-network setup can contradict.)
+ */
+export function isOffline(c) {
+  const relayUp = c.read('online', undefined);
+  const peers = c.read('peers', []);
+  const peerUp = Array.isArray(peers) && peers.some((p) => p.state === 'connected');
+  return relayUp === undefined ? !navigator.onLine && !peerUp : !(relayUp || peerUp);
 }
 
 function showTab(tab) {

@@ -78,6 +78,11 @@ test('create, join by link, write together, validate, govern, account, export/im
   assert.deepEqual(cursor, [11, 11], "a remote insertion before Alice's cursor shifts it, never jumps it");
   await screenshot(a, 'produce');
   await assertAccessible(a, 'produce screen');
+  await b.setViewportSize({ width: 375, height: 740 });
+  const overflow = await b.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `the produce screen fits a phone (overflow ${overflow}px)`);
+  await assertAccessible(b, 'produce screen at phone width');
+  await screenshot(b, 'produce-phone');
 
   // Alice endorses Bob's edit from the document's history.
   const bobsEdit = a.locator('#doc-history li', { hasText: 'by Bob' }).first();

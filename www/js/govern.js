@@ -80,7 +80,7 @@ export function mountGovern(view, ctx) {
       h('dl', { class: 'charter' }, Object.entries(ch).flatMap(([k, v]) => {
         const val = v && typeof v === 'object' && 'value' in v ? v.value : v;
         const setBy = v && typeof v === 'object' ? pick(v, 'setBy', 'proposal') : undefined;
-        return [h('dt', {}, k), h('dd', {}, typeof val === 'object' ? JSON.stringify(val) : String(val ?? '—'),
+        return [h('dt', {}, LABELS[k] ?? k), h('dd', {}, typeof val === 'object' ? JSON.stringify(val) : String(val ?? '—'),
           setBy ? h('small', {}, ` (set by proposal ${short(setBy)})`) : null)];
       })));
   }
@@ -89,6 +89,8 @@ export function mountGovern(view, ctx) {
   refresh();
   return { refresh };
 }
+
+const LABELS = { title: 'Title', purpose: 'Purpose', licence: 'Licence', memberEndorsements: 'Endorsements needed to become a member', quorum: 'Quorum (share of the electorate voting yes)', voteWeight: 'Vote weight' };
 
 function proposalItem(c, p) {
   const id = pick(p, 'id', 'proposalId');

@@ -18,7 +18,7 @@ export function mountNetwork(view, ctx) {
     fill(box,
       h('section', { 'aria-labelledby': 'sync-heading' },
         h('h2', { id: 'sync-heading' }, 'This copy'),
-        h('p', {}, online === false || !navigator.onLine ? 'Offline: changes are kept in this browser and sync when you reconnect.' : 'Online.'),
+        h('p', {}, online === false && !peers.some((p) => p.state === 'connected') ? 'Offline: changes are kept in this browser and sync when you reconnect.' : 'Online.'),
         h('p', {}, 'State hash (compare with others: the same hash means the same commons): ', h('code', { id: 'state-hash', class: 'key' }, hash)),
         h('div', { class: 'field' }, h('label', { for: 'sync-progress' }, 'Sync progress'),
           h('progress', { id: 'sync-progress', max: 1, value: Number.isFinite(frac) ? frac : 0 }, `${Math.round((frac || 0) * 100)}%`))),

@@ -35,7 +35,7 @@ const badgeText = (v) => {
 };
 
 /** Badge + actions for one contribution. */
-export function validationControls(c, changeId, label) {
+export function validationControls(c, changeId, label, { mine = false } = {}) {
   const v = validationOf(c, changeId);
   const wrap = h('span', { class: 'validation' });
   if (v) wrap.append(h('span', { class: `badge badge-${String(v.state).toLowerCase()}`, 'data-state': v.state }, badgeText(v)));
@@ -46,7 +46,8 @@ export function validationControls(c, changeId, label) {
       status(`${text}: done.`);
     }),
   }, text);
-  if (c.has('endorse')) wrap.append(button('Endorse', 'endorse'));
+  // Endorsements are how others validate a contribution: none on your own.
+  if (c.has('endorse') && !mine) wrap.append(button('Endorse', 'endorse'));
   if (c.has('flag')) {
     wrap.append(h('button', {
       type: 'button', class: 'small', 'aria-label': `Flag ${label}`,

@@ -128,7 +128,7 @@ export function mountProduce(view, ctx) {
           const label = `${actionText(pick(e, 'action', 'what'))} by ${who(c, pick(e, 'author', 'authorKey'), pick(e, 'name', 'authorName'))}`;
           return h('li', { 'data-change': change },
             h('span', {}, label), ' ', h('small', {}, when(pick(e, 'time', 'claimedTime'))), ' ',
-            change ? validationControls(c, change, label) : null);
+            change ? validationControls(c, change, label, { mine: pick(e, 'author', 'authorKey') === ctx.identity.publicKey }) : null);
         }))),
       h('section', { 'aria-labelledby': 'comments-heading' },
         h('h3', { id: 'comments-heading' }, `Comments (${comments.length})`),
