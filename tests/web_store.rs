@@ -4,7 +4,9 @@
 #![cfg(target_arch = "wasm32")]
 
 use peer_commons::identity::Identity;
-use peer_commons::store::idb::{IdbStore, StoreError, DB_VERSION, IDENTITY_STORE};
+use peer_commons::store::idb::{
+    IdbStore, StoreError, CHANGES_STORE, COMMONS_STORE, DB_VERSION, IDENTITY_STORE, SNAPSHOTS_STORE,
+};
 use peer_commons::web::WebIdentity;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -50,7 +52,16 @@ async fn new_database_has_the_current_schema_and_no_identity() {
         .await
         .unwrap();
     assert_eq!(db.version().unwrap(), DB_VERSION);
-    assert_eq!(db.store_names(), vec![IDENTITY_STORE.to_string()]);
+    let mut names = db.store_names();
+    names.sort();
+    let mut want = [
+        CHANGES_STORE,
+        COMMONS_STORE,
+        IDENTITY_STORE,
+        SNAPSHOTS_STORE,
+    ];
+    want.sort();
+    assert_eq!(names, want.map(String::from).to_vec());
     db.close();
 }
 

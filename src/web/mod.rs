@@ -4,8 +4,12 @@
 //! whose message says what to do; nothing is meant to panic across the boundary, and should a bug
 //! panic anyway, the panic hook prints it to the console instead of an opaque `unreachable`.
 
+pub mod api;
+mod app_extras;
 mod identity;
+pub mod runtime;
 
+pub use api::WebCommons;
 pub use identity::WebIdentity;
 
 use wasm_bindgen::prelude::*;

@@ -7,6 +7,13 @@
 //! Object stores (version 1):
 //! - [`IDENTITY_STORE`]: this browser's own key pair under the key `"self"`, as
 //!   `{ secret: Uint8Array(32) }` (an object, so later fields can join it).
+//!
+//! Added in version 2 (see [`commons`]):
+//! - [`COMMONS_STORE`]: per joined commons (key: its id in hex)
+//!   `{ title, joinedAt, count, heads: Uint8Array(32 × n) }`; `count` is the number of stored
+//!   changes.
+//! - [`CHANGES_STORE`]: the changes, key `[commons id hex, slot]`, value the change's bytes.
+//! - [`SNAPSHOTS_STORE`]: per commons `{ covered, bytes: Uint8Array }`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,55 +25,22 @@ use idb::{
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
+pub use super::StoreError;
 use crate::identity::Identity;
+
+mod commons;
+pub use commons::{CHANGES_STORE, COMMONS_STORE, SNAPSHOTS_STORE};
 
 /// Name of the app's IndexedDB database.
 pub const DB_NAME: &str = "peer-commons";
 /// Schema version this build expects; [`upgrade`] brings older databases up to it.
-pub const DB_VERSION: u32 = 1;
+pub const DB_VERSION: u32 = 2;
 /// Object store holding this browser's identity.
 pub const IDENTITY_STORE: &str = "identity";
 /// Key of this browser's own identity in [`IDENTITY_STORE`].
 const OWN_IDENTITY_KEY: &str = "self";
 /// Field of the identity record that holds the 32 secret bytes.
 const SECRET_FIELD: &str = "secret";
-
-/// What can go wrong with the browser's storage, worded for the person using the app.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// `indexedDB` is missing from the page's global scope.
-    #[error(
-        "this browser gives the page no IndexedDB (private window, site data blocked, or a \
-         sandboxed frame?): allow site data for this page and reload"
-    )]
-    Unavailable,
-    /// The database is at a higher version than this build knows: an older app is running.
-    #[error(
-        "the stored data was written by a newer version of peer-commons: reload the page to get it"
-    )]
-    NewerVersion,
-    /// Opening the database failed for another reason.
-    #[error("the browser could not open the peer-commons database ({0}): close other tabs of this app and reload")]
-    Open(String),
-    /// A schema upgrade step failed; the upgrade was rolled back.
-    #[error("upgrading the stored data failed and was rolled back ({0}): reload the page; if it persists, report it")]
-    Upgrade(String),
-    /// The origin's storage quota is exhausted.
-    #[error("the browser's storage for this site is full: free some space or allow more storage, then retry")]
-    QuotaExceeded,
-    /// The stored identity is not a valid record. It is left untouched.
-    #[error(
-        "the stored identity is damaged ({0}); it was left untouched: clear this site's data to \
-         start with a new identity"
-    )]
-    CorruptIdentity(String),
-    /// The browser aborted a write before it was committed; nothing was saved.
-    #[error("the browser aborted the write before it was saved: retry")]
-    Aborted,
-    /// Any other failed IndexedDB request.
-    #[error("a storage request failed ({0}): retry, or reload the page")]
-    Request(String),
-}
 
 /// A connection to the app's IndexedDB database. Dropping it closes the connection once its
 /// running transactions finish.
@@ -145,7 +119,7 @@ impl IdbStore {
             .map_err(from_idb)?
             .await
             .map_err(from_idb)?;
-        commit(tx).await
+        commit(tx, &store).await
     }
 
     /// Returns the stored identity, or stores `candidate` if there is none and returns it.
@@ -171,7 +145,7 @@ impl IdbStore {
             .map_err(from_idb)?
             .await
             .map_err(from_idb)?;
-        commit(tx).await?;
+        commit(tx, &store).await?;
         Ok(candidate)
     }
 
@@ -205,15 +179,37 @@ pub fn upgrade(db: &Database, old_version: u32) -> Result<(), idb::Error> {
     if old_version < 1 {
         db.create_object_store(IDENTITY_STORE, ObjectStoreParams::new())?;
     }
-    // Version 2 and later: add `if old_version < 2 { ... }` here; never edit the steps above.
+    if old_version < 2 {
+        commons::create_stores(db)?;
+    }
+    // Version 3 and later: add `if old_version < 3 { ... }` here; never edit the steps above.
     Ok(())
 }
 
-/// Waits until the browser reports the transaction durably committed.
-async fn commit(tx: Transaction) -> Result<(), StoreError> {
+/// Waits until the browser reports the transaction committed. When it aborts instead, the reason
+/// (a full quota, typically) is read from the transaction through `store`, one of its stores.
+async fn commit(tx: Transaction, store: &ObjectStore) -> Result<(), StoreError> {
     match tx.commit().map_err(from_idb)?.await.map_err(from_idb)? {
         TransactionResult::Committed => Ok(()),
-        TransactionResult::Aborted => Err(StoreError::Aborted),
+        TransactionResult::Aborted => Err(abort_reason(store)),
+    }
+}
+
+/// Why the transaction of `store` aborted.
+fn abort_reason(store: &ObjectStore) -> StoreError {
+    match store.transaction().error() {
+        Some(e) => dom_error(&e),
+        None => StoreError::Aborted,
+    }
+}
+
+/// Sorts a DOMException into the cases a person can act on differently.
+fn dom_error(e: &web_sys::DomException) -> StoreError {
+    match e.name().as_str() {
+        "QuotaExceededError" => StoreError::QuotaExceeded,
+        "VersionError" => StoreError::NewerVersion,
+        "AbortError" => StoreError::Aborted,
+        _ => StoreError::Request(format!("{}: {}", e.name(), e.message())),
     }
 }
 
@@ -246,11 +242,12 @@ fn decode_identity(record: &JsValue) -> Result<Identity, StoreError> {
 
 /// Sorts the browser's error into the cases a person can act on differently.
 fn from_idb(error: idb::Error) -> StoreError {
-    match dom_exception_name(&error).as_deref() {
-        Some("QuotaExceededError") => StoreError::QuotaExceeded,
-        Some("VersionError") => StoreError::NewerVersion,
-        Some("AbortError") => StoreError::Aborted,
-        _ => StoreError::Request(error.to_string()),
+    match dom_exception(&error) {
+        Some(e) => match dom_error(&e) {
+            StoreError::Request(_) => StoreError::Request(error.to_string()),
+            known => known,
+        },
+        None => StoreError::Request(error.to_string()),
     }
 }
 
@@ -261,8 +258,8 @@ fn open_error(error: idb::Error) -> StoreError {
     }
 }
 
-/// The DOMException name (e.g. `QuotaExceededError`) carried by an idb error, if any.
-fn dom_exception_name(error: &idb::Error) -> Option<String> {
+/// The DOMException (e.g. a `QuotaExceededError`) carried by an idb error, if any.
+fn dom_exception(error: &idb::Error) -> Option<web_sys::DomException> {
     let value: &JsValue = match error {
         idb::Error::DomException(e) => e.as_ref(),
         idb::Error::IndexedDbOpenFailed(v)
@@ -270,10 +267,13 @@ fn dom_exception_name(error: &idb::Error) -> Option<String> {
         | idb::Error::UpdateFailed(v)
         | idb::Error::GetFailed(v)
         | idb::Error::TransactionOpenFailed(v)
-        | idb::Error::TransactionCommitError(v) => v,
+        | idb::Error::TransactionCommitError(v)
+        | idb::Error::GetAllFailed(v)
+        | idb::Error::GetAllKeysFailed(v)
+        | idb::Error::DeleteFailed(v) => v,
         _ => return None,
     };
-    value.dyn_ref::<web_sys::DomException>().map(|e| e.name())
+    value.dyn_ref::<web_sys::DomException>().cloned()
 }
 
 fn js_text(value: &JsValue) -> String {
