@@ -4,7 +4,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 /// Errors from identity operations on bytes that came from outside.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum IdentityError {
     /// A secret or public key did not have 32 bytes, or was not a valid curve point.
     #[error("invalid key: expected 32 bytes of a valid ed25519 key")]

@@ -88,6 +88,9 @@ impl Connection {
         let mut shutdown = self.relay.shutdown.clone();
         let interval = self.relay.limits.ping_interval();
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        // After a stall (a busy machine), ticks must not fire back to back: the second would see
+        // no pong yet and drop a live client.
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Any frame from the client proves it alive, not only a pong.
         let mut heard_since_ping = true;
         loop {

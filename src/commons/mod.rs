@@ -1,0 +1,356 @@
+//! A commons replica: the causal graph of signed changes plus the state derived from it.
+//!
+//! The derived state is a deterministic function of the *set* of changes: whatever order they
+//! arrive in, with duplicates, every replica holding the same changes has the same
+//! [`Commons::state_hash`]. Sequence data (text) lives in a yrs CRDT; registers (titles, names)
+//! are last-writer-wins by the causal order `(depth, id)`; task statuses are folds of their events
+//! in that order, computed on read.
+
+pub mod documents;
+mod hash;
+mod read;
+pub mod snapshot;
+pub mod tasks;
+mod writer;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::change::{Change, ChangeError, ChangeId, Charter, CommonsId, Op};
+use crate::dag::{Added, Dag};
+use crate::identity::{AuthorId, Identity};
+pub use documents::{Comment, DocAction, DocEvent, Document, Stamp};
+pub use read::{DocSummary, HistoryEntry};
+pub use tasks::{Task, TaskEvent, TaskStatus};
+pub use writer::CommonsError;
+
+/// What inserting a change from outside did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Inserted {
+    /// Changes applied to the state (this one and any it unblocked), in causal order.
+    pub applied: Vec<ChangeId>,
+    /// The change was already held.
+    pub duplicate: bool,
+    /// The change waits for these changes.
+    pub missing: Vec<ChangeId>,
+}
+
+/// What a participant is known for, from the changes alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Participant {
+    /// Their first change in causal order.
+    pub first: Stamp,
+    /// Number of changes they authored.
+    pub changes: u64,
+}
+
+/// The local author of a replica: who signs local changes, and the batch being typed.
+pub(crate) struct LocalAuthor {
+    pub identity: Identity,
+    pub nonce: u32,
+    pub client: u64,
+    pub seq: u64,
+    pub batch: writer::Batch,
+}
+
+/// One replica of a commons.
+pub struct Commons {
+    id: CommonsId,
+    dag: Dag,
+    charter: Option<Charter>,
+    profiles: BTreeMap<AuthorId, (Stamp, String)>,
+    participants: BTreeMap<AuthorId, Participant>,
+    documents: BTreeMap<ChangeId, Document>,
+    tasks: BTreeMap<ChangeId, Task>,
+    local: Option<LocalAuthor>,
+}
+
+impl Commons {
+    /// A replica of commons `id` that holds nothing yet (joining: the genesis arrives by sync).
+    /// `local` is who writes from this replica, with a per-session nonce chosen by the shell
+    /// (randomly, or anything not used before by this key).
+    pub fn join(id: CommonsId, local: Option<(Identity, u32)>) -> Self {
+        let local = local.map(|(identity, nonce)| LocalAuthor {
+            client: crate::change::client_id(&identity.author(), nonce),
+            identity,
+            nonce,
+            seq: 0,
+            batch: writer::Batch::default(),
+        });
+        Commons {
+            id,
+            dag: Dag::new(),
+            charter: None,
+            profiles: BTreeMap::new(),
+            participants: BTreeMap::new(),
+            documents: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            local,
+        }
+    }
+
+    /// Founds a new commons: signs its genesis with `charter`. Returns the replica and the genesis
+    /// change (to be stored and announced).
+    pub fn create(
+        identity: Identity,
+        nonce: u32,
+        charter: Charter,
+        now: u64,
+    ) -> Result<(Self, Change), ChangeError> {
+        let body = crate::change::ChangeBody {
+            format: crate::change::CHANGE_FORMAT,
+            commons: None,
+            author: identity.author(),
+            seq: 0,
+            deps: vec![],
+            time: now,
+            ops: vec![Op::Genesis(charter)],
+        };
+        crate::change::validate_ops(&body.author, &body.ops, true)?;
+        let genesis = Change::sign(&identity, body);
+        let mut commons = Commons::join(genesis.id, Some((identity, nonce)));
+        commons.insert_change(genesis.clone())?;
+        Ok((commons, genesis))
+    }
+
+    /// The commons id (its genesis change id).
+    pub fn id(&self) -> CommonsId {
+        self.id
+    }
+
+    /// The local author's key, if this replica writes.
+    pub fn local_author(&self) -> Option<AuthorId> {
+        self.local.as_ref().map(|l| l.identity.author())
+    }
+
+    /// Inserts a change received from outside (a peer, storage, an archive): decodes and checks
+    /// it, then applies it and whatever it unblocks. On error nothing changes.
+    pub fn insert(&mut self, bytes: &[u8]) -> Result<Inserted, ChangeError> {
+        let change = Change::decode(bytes)?;
+        self.insert_change(change)
+    }
+
+    /// Inserts a change already decoded and checked by [`Change::decode`] or signed locally.
+    pub fn insert_change(&mut self, change: Change) -> Result<Inserted, ChangeError> {
+        self.check_commons(&change)?;
+        let Added {
+            ready,
+            duplicate,
+            missing,
+        } = self.dag.add(change)?;
+        for id in &ready {
+            self.apply(id, false);
+        }
+        Ok(Inserted {
+            applied: ready,
+            duplicate,
+            missing,
+        })
+    }
+
+    fn check_commons(&self, change: &Change) -> Result<(), ChangeError> {
+        let ok = match change.body.commons {
+            None => change.id == self.id,
+            Some(c) => c == self.id,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ChangeError::WrongCommons)
+        }
+    }
+
+    /// Applies a ready change's ops to the derived state. `local` marks a change written here,
+    /// whose text edits are already integrated in the CRDT documents.
+    fn apply(&mut self, id: &ChangeId, local: bool) {
+        let Some(node) = self.dag.get(id) else { return };
+        let stamp = (node.depth, *id);
+        let change = &node.change;
+        let author = change.body.author;
+        let p = self.participants.entry(author).or_insert(Participant {
+            first: stamp,
+            changes: 0,
+        });
+        p.first = p.first.min(stamp);
+        p.changes += 1;
+        if let Some(l) = &mut self.local {
+            if l.identity.author() == author {
+                l.seq = l.seq.max(change.body.seq);
+            }
+        }
+        let client = self.local.as_ref().map_or(0, |l| l.client);
+        for op in &change.body.ops {
+            apply_op(
+                op,
+                stamp,
+                change,
+                local,
+                client,
+                &mut self.charter,
+                &mut self.profiles,
+                &mut self.documents,
+                &mut self.tasks,
+            );
+        }
+    }
+
+    /// Recomputes every document's text without the edits of `excluded` changes (used when
+    /// governance decides some changes no longer apply, e.g. a blocked key's).
+    pub fn rebuild_documents(&mut self, excluded: &BTreeSet<ChangeId>) {
+        let client = self.local.as_ref().map_or(0, |l| l.client);
+        let dag = &self.dag;
+        for d in self.documents.values_mut() {
+            let doc = d.id;
+            d.rebuild(excluded, client, |id| text_updates(dag, id, &doc));
+            // Edits typed but not yet flushed are not in the graph: put them back.
+            if let Some(l) = &self.local {
+                let id = d.id;
+                for u in l.batch.updates_for(&id) {
+                    d.reapply_local(u);
+                }
+            }
+        }
+    }
+
+    /// The causal graph.
+    pub fn dag(&self) -> &Dag {
+        &self.dag
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_op(
+    op: &Op,
+    stamp: Stamp,
+    change: &Change,
+    local: bool,
+    client: u64,
+    charter: &mut Option<Charter>,
+    profiles: &mut BTreeMap<AuthorId, (Stamp, String)>,
+    documents: &mut BTreeMap<ChangeId, Document>,
+    tasks: &mut BTreeMap<ChangeId, Task>,
+) {
+    let author = change.body.author;
+    let event = |action| DocEvent {
+        change: change.id,
+        author,
+        action,
+    };
+    match op {
+        Op::Genesis(c) => *charter = Some(c.clone()),
+        Op::SetProfile { name } => {
+            let e = profiles.entry(author).or_insert((stamp, name.clone()));
+            if stamp >= e.0 {
+                *e = (stamp, name.clone());
+            }
+        }
+        Op::CreateDocument { title, edit } => {
+            let mut d = Document::new(change.id, author, title.clone(), stamp, client);
+            d.record(
+                stamp,
+                event(DocAction::Created {
+                    title: title.clone(),
+                }),
+            );
+            let (inserted, deleted) = d.apply_update(stamp, &edit.update, local);
+            if inserted + deleted > 0 {
+                d.record(stamp, event(DocAction::Edited { inserted, deleted }));
+            }
+            documents.insert(change.id, d);
+        }
+        Op::RetitleDocument { doc, title } => {
+            if let Some(d) = documents.get_mut(doc) {
+                d.retitle(stamp, title.clone());
+                d.record(
+                    stamp,
+                    event(DocAction::Retitled {
+                        title: title.clone(),
+                    }),
+                );
+            }
+        }
+        Op::EditDocument { doc, edit } => {
+            if let Some(d) = documents.get_mut(doc) {
+                let (inserted, deleted) = d.apply_update(stamp, &edit.update, local);
+                d.record(stamp, event(DocAction::Edited { inserted, deleted }));
+            }
+        }
+        Op::Comment { doc, text } => {
+            if let Some(d) = documents.get_mut(doc) {
+                d.add_comment(
+                    stamp,
+                    Comment {
+                        id: change.id,
+                        author,
+                        text: text.clone(),
+                        time: change.body.time,
+                    },
+                );
+                d.record(stamp, event(DocAction::Commented));
+            }
+        }
+        Op::PostTask {
+            title,
+            description,
+            skills,
+        } => {
+            let t = Task::new(
+                change.id,
+                author,
+                title.clone(),
+                description.clone(),
+                skills.clone(),
+                change.body.time,
+            );
+            tasks.insert(change.id, t);
+        }
+        Op::ClaimTask { task } => task_event(tasks, task, stamp, TaskEvent::Claim(author)),
+        Op::ReleaseTask { task } => task_event(tasks, task, stamp, TaskEvent::Release(author)),
+        Op::CompleteTask {
+            task,
+            contributions,
+        } => task_event(
+            tasks,
+            task,
+            stamp,
+            TaskEvent::Complete {
+                by: author,
+                contributions: contributions.clone(),
+            },
+        ),
+        // Governance and property ops (endorse, flag, revert, propose, vote, mark-licence) are
+        // evaluated over the whole graph by their own modules; their text edits, if any, travel
+        // as EditDocument ops in the same change.
+        Op::Endorse { .. }
+        | Op::Flag { .. }
+        | Op::Revert { .. }
+        | Op::Propose { .. }
+        | Op::Vote { .. }
+        | Op::MarkLicence { .. } => {}
+    }
+}
+
+/// The text updates change `id` carries for document `doc`.
+fn text_updates<'a>(dag: &'a Dag, id: &ChangeId, doc: &ChangeId) -> Vec<&'a [u8]> {
+    let Some(node) = dag.get(id) else {
+        return vec![];
+    };
+    node.change
+        .body
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CreateDocument { edit, .. } if id == doc => Some(edit.update.as_slice()),
+            Op::EditDocument { doc: d, edit } if d == doc => Some(edit.update.as_slice()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn task_event(tasks: &mut BTreeMap<ChangeId, Task>, task: &ChangeId, stamp: Stamp, ev: TaskEvent) {
+    if let Some(t) = tasks.get_mut(task) {
+        t.event(stamp, ev);
+    }
+}
+
+#[cfg(test)]
+mod tests;

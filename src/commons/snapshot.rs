@@ -1,0 +1,108 @@
+//! Snapshots for fast reopening: the CRDT state of every document, covering the first `covered`
+//! changes in the order the device stored them. Reopening decodes the stored changes without
+//! re-verifying their signatures, applies their non-text ops (cheap), skips the text updates the
+//! snapshot covers, and loads each document's text in one CRDT apply instead of replaying every
+//! edit.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use yrs::updates::decoder::Decode;
+use yrs::{Transact, Update};
+
+use super::Commons;
+use crate::change::{Change, ChangeError, ChangeId, CommonsId};
+use crate::identity::Identity;
+
+const SNAPSHOT_FORMAT: u8 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    format: u8,
+    commons: CommonsId,
+    /// How many stored changes (in storage order) the document states include.
+    covered: u64,
+    documents: Vec<(ChangeId, Vec<u8>)>,
+}
+
+/// Why a replica could not be reopened.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum RestoreError {
+    #[error("the snapshot is damaged or from another version: {0}")]
+    BadSnapshot(String),
+    #[error("the snapshot belongs to another commons")]
+    WrongCommons,
+    #[error("stored change {index} is damaged: {error}")]
+    BadChange { index: usize, error: ChangeError },
+}
+
+impl Commons {
+    /// A snapshot covering the first `stored` changes this device stored (the caller passes how
+    /// many changes it has durably stored; they must all be applied in this replica).
+    pub fn snapshot(&self, stored: u64) -> Vec<u8> {
+        let snap = Snapshot {
+            format: SNAPSHOT_FORMAT,
+            commons: self.id,
+            covered: stored,
+            documents: self
+                .documents
+                .values()
+                .map(|d| (d.id, d.encode_state()))
+                .collect(),
+        };
+        postcard::to_allocvec(&snap).unwrap_or_default()
+    }
+
+    /// Reopens a replica from what this device stored: an optional snapshot and every stored
+    /// change in storage order.
+    pub fn restore<'a>(
+        id: CommonsId,
+        local: Option<(Identity, u32)>,
+        snapshot: Option<&[u8]>,
+        changes: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, RestoreError> {
+        let snap: Option<Snapshot> = match snapshot {
+            None => None,
+            Some(b) => {
+                let s: Snapshot = postcard::from_bytes(b)
+                    .map_err(|e| RestoreError::BadSnapshot(e.to_string()))?;
+                if s.format != SNAPSHOT_FORMAT {
+                    return Err(RestoreError::BadSnapshot(format!("format {}", s.format)));
+                }
+                if s.commons != id {
+                    return Err(RestoreError::WrongCommons);
+                }
+                Some(s)
+            }
+        };
+        let covered_count = snap.as_ref().map_or(0, |s| s.covered);
+        let mut c = Commons::join(id, local);
+        let mut covered: HashSet<ChangeId> = HashSet::new();
+        for (index, bytes) in changes.into_iter().enumerate() {
+            let change = Change::decode_trusted(bytes)
+                .map_err(|error| RestoreError::BadChange { index, error })?;
+            if (index as u64) < covered_count {
+                covered.insert(change.id);
+            }
+            c.check_commons(&change)
+                .map_err(|error| RestoreError::BadChange { index, error })?;
+            let added = c
+                .dag
+                .add(change)
+                .map_err(|error| RestoreError::BadChange { index, error })?;
+            for r in &added.ready {
+                c.apply(r, covered.contains(r));
+            }
+        }
+        if let Some(s) = snap {
+            for (doc, state) in s.documents {
+                let (Some(d), Ok(u)) = (c.documents.get_mut(&doc), Update::decode_v1(&state))
+                else {
+                    continue;
+                };
+                let _ = d.ydoc.transact_mut().apply_update(u);
+            }
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,222 @@
+//! The causal graph of changes: which changes a replica holds, which wait for missing
+//! dependencies, the heads, and a deterministic causal order.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::change::limits::{MAX_PENDING_BYTES, MAX_PENDING_CHANGES};
+use crate::change::{Change, ChangeError, ChangeId};
+
+/// A change the graph holds, with its causal depth (genesis 0, else 1 + the deepest dep).
+/// Depth is a function of the change's deps alone, so every replica computes the same value, and
+/// sorting by `(depth, id)` is a causal order.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub change: Change,
+    pub depth: u64,
+}
+
+/// What inserting a change did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// Changes that became ready (the inserted one and any it unblocked), in causal order.
+    pub ready: Vec<ChangeId>,
+    /// The change was already known (ready or waiting): nothing changed.
+    pub duplicate: bool,
+    /// The change waits for these missing dependencies or referenced changes.
+    pub missing: Vec<ChangeId>,
+}
+
+/// The graph. Changes are added after their signature and limits have been checked.
+#[derive(Debug, Default, Clone)]
+pub struct Dag {
+    nodes: HashMap<ChangeId, Node>,
+    order: Vec<ChangeId>,
+    heads: BTreeSet<ChangeId>,
+    pending: HashMap<ChangeId, Change>,
+    waiting: HashMap<ChangeId, Vec<ChangeId>>,
+    pending_bytes: usize,
+}
+
+impl Dag {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a checked change: ready at once if every dep and referenced change is present,
+    /// else buffered until they are.
+    pub fn add(&mut self, change: Change) -> Result<Added, ChangeError> {
+        let id = change.id;
+        if self.nodes.contains_key(&id) || self.pending.contains_key(&id) {
+            return Ok(Added {
+                duplicate: true,
+                ..Added::default()
+            });
+        }
+        let missing = self.missing_of(&change);
+        if !missing.is_empty() {
+            if self.pending.len() >= MAX_PENDING_CHANGES
+                || self.pending_bytes + change.bytes.len() > MAX_PENDING_BYTES
+            {
+                return Err(ChangeError::PendingFull);
+            }
+            for m in &missing {
+                self.waiting.entry(*m).or_default().push(id);
+            }
+            self.pending_bytes += change.bytes.len();
+            self.pending.insert(id, change);
+            return Ok(Added {
+                missing,
+                ..Added::default()
+            });
+        }
+        let mut ready = Vec::new();
+        self.make_ready(change, &mut ready);
+        Ok(Added {
+            ready,
+            ..Added::default()
+        })
+    }
+
+    fn missing_of(&self, change: &Change) -> Vec<ChangeId> {
+        let mut missing: Vec<ChangeId> = change
+            .body
+            .deps
+            .iter()
+            .chain(change.references().iter())
+            .filter(|d| !self.nodes.contains_key(d))
+            .copied()
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        missing
+    }
+
+    /// Makes `change` ready, then every waiting change that it (transitively) unblocks.
+    fn make_ready(&mut self, change: Change, ready: &mut Vec<ChangeId>) {
+        let mut queue = vec![change];
+        while let Some(change) = queue.pop() {
+            let id = change.id;
+            let depth = change
+                .body
+                .deps
+                .iter()
+                .filter_map(|d| self.nodes.get(d).map(|n| n.depth + 1))
+                .max()
+                .unwrap_or(0);
+            for d in &change.body.deps {
+                self.heads.remove(d);
+            }
+            self.heads.insert(id);
+            self.nodes.insert(id, Node { change, depth });
+            self.order.push(id);
+            ready.push(id);
+            for w in self.waiting.remove(&id).unwrap_or_default() {
+                let Some(c) = self.pending.get(&w) else {
+                    continue;
+                };
+                if self.missing_of(c).is_empty() {
+                    if let Some(c) = self.pending.remove(&w) {
+                        self.pending_bytes -= c.bytes.len();
+                        queue.push(c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the change is held, ready or waiting.
+    pub fn contains(&self, id: &ChangeId) -> bool {
+        self.nodes.contains_key(id) || self.pending.contains_key(id)
+    }
+
+    /// A ready change.
+    pub fn get(&self, id: &ChangeId) -> Option<&Node> {
+        self.nodes.get(id)
+    }
+
+    /// Number of ready changes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether no change is ready.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Number of changes waiting for missing dependencies.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Ids the waiting changes still need (neither ready nor waiting themselves).
+    pub fn missing(&self) -> BTreeSet<ChangeId> {
+        self.waiting
+            .keys()
+            .filter(|id| !self.contains(id))
+            .copied()
+            .collect()
+    }
+
+    /// The changes no other ready change depends on.
+    pub fn heads(&self) -> Vec<ChangeId> {
+        self.heads.iter().copied().collect()
+    }
+
+    /// Ready changes in the order they became ready (a causal order, not the same on every replica).
+    pub fn arrival_order(&self) -> &[ChangeId] {
+        &self.order
+    }
+
+    /// Ready changes in the deterministic causal order `(depth, id)`: the same on every replica.
+    pub fn causal_order(&self) -> Vec<(u64, ChangeId)> {
+        let mut v: Vec<(u64, ChangeId)> = self.nodes.iter().map(|(id, n)| (n.depth, *id)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Every change in the causal past of `id` (its transitive deps), `id` excluded.
+    pub fn ancestors(&self, id: &ChangeId) -> HashSet<ChangeId> {
+        let mut seen = HashSet::new();
+        let mut stack: Vec<ChangeId> = self
+            .nodes
+            .get(id)
+            .map(|n| n.change.body.deps.clone())
+            .unwrap_or_default();
+        while let Some(d) = stack.pop() {
+            if seen.insert(d) {
+                if let Some(n) = self.nodes.get(&d) {
+                    stack.extend(n.change.body.deps.iter().copied());
+                }
+            }
+        }
+        seen
+    }
+
+    /// Whether `ancestor` is in the causal past of `id`.
+    pub fn is_ancestor(&self, ancestor: &ChangeId, id: &ChangeId) -> bool {
+        let Some(target) = self.nodes.get(ancestor) else {
+            return false;
+        };
+        // Depth prunes the walk: nothing shallower than the ancestor can lead to it.
+        let mut seen = HashSet::new();
+        let mut stack = vec![*id];
+        while let Some(c) = stack.pop() {
+            let Some(n) = self.nodes.get(&c) else {
+                continue;
+            };
+            for d in &n.change.body.deps {
+                if d == ancestor {
+                    return true;
+                }
+                if let Some(dn) = self.nodes.get(d) {
+                    if dn.depth > target.depth && seen.insert(*d) {
+                        stack.push(*d);
+                    }
+                }
+            }
+        }
+        false
+    }
+}
