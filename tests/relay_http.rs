@@ -305,8 +305,8 @@ fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
     (child, addr.to_owned())
 }
 
-#[tokio::test]
-async fn binary_prints_its_address_serves_and_stops_on_sigterm() {
+/// Runs the binary, checks it serves, then sends `signal` and expects a graceful exit.
+async fn binary_serves_then_stops_on(signal: &str) {
     let site = Site::new();
     let www = site.www();
     let (mut child, addr) = spawn_binary(&[
@@ -325,16 +325,29 @@ async fn binary_prints_its_address_serves_and_stops_on_sigterm() {
     client.round_trip().await;
 
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
-    assert_eq!(client.end().await, End::Closed(1001));
+    assert_eq!(client.end().await, End::Closed(1001), "{signal}");
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .expect("join")
         .expect("wait");
-    assert!(status.success(), "graceful exit, got {status:?}");
+    assert!(
+        status.success(),
+        "graceful exit on {signal}, got {status:?}"
+    );
+}
+
+#[tokio::test]
+async fn binary_prints_its_address_serves_and_stops_on_sigterm() {
+    binary_serves_then_stops_on("-TERM").await;
+}
+
+#[tokio::test]
+async fn binary_stops_gracefully_on_sigint() {
+    binary_serves_then_stops_on("-INT").await;
 }
 
 #[test]
