@@ -284,6 +284,24 @@ async fn shutdown_closes_every_connection_with_1001_and_returns() {
     );
 }
 
+#[tokio::test]
+async fn a_client_stuck_mid_request_does_not_hold_up_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let relay = TestRelay::start(Limits::default()).await;
+    let mut stuck = tokio::net::TcpStream::connect(relay.addr)
+        .await
+        .expect("connect");
+    // Headers never finished.
+    stuck
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut silent = relay.client().await; // never reads again
+    silent.round_trip().await;
+    let result = relay.stop().await;
+    assert!(result.is_ok(), "{result:?}");
+}
+
 /// Starts the real binary on port 0 and reads the address it prints.
 fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_peer-commons-relay"))
