@@ -284,6 +284,24 @@ async fn shutdown_closes_every_connection_with_1001_and_returns() {
     );
 }
 
+#[tokio::test]
+async fn a_client_stuck_mid_request_does_not_hold_up_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let relay = TestRelay::start(Limits::default()).await;
+    let mut stuck = tokio::net::TcpStream::connect(relay.addr)
+        .await
+        .expect("connect");
+    // Headers never finished.
+    stuck
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut silent = relay.client().await; // never reads again
+    silent.round_trip().await;
+    let result = relay.stop().await;
+    assert!(result.is_ok(), "{result:?}");
+}
+
 /// Starts the real binary on port 0 and reads the address it prints.
 fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_peer-commons-relay"))
@@ -305,8 +323,8 @@ fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
     (child, addr.to_owned())
 }
 
-#[tokio::test]
-async fn binary_prints_its_address_serves_and_stops_on_sigterm() {
+/// Runs the binary, checks it serves, then sends `signal` and expects a graceful exit.
+async fn binary_serves_then_stops_on(signal: &str) {
     let site = Site::new();
     let www = site.www();
     let (mut child, addr) = spawn_binary(&[
@@ -325,16 +343,29 @@ async fn binary_prints_its_address_serves_and_stops_on_sigterm() {
     client.round_trip().await;
 
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
-    assert_eq!(client.end().await, End::Closed(1001));
+    assert_eq!(client.end().await, End::Closed(1001), "{signal}");
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .expect("join")
         .expect("wait");
-    assert!(status.success(), "graceful exit, got {status:?}");
+    assert!(
+        status.success(),
+        "graceful exit on {signal}, got {status:?}"
+    );
+}
+
+#[tokio::test]
+async fn binary_prints_its_address_serves_and_stops_on_sigterm() {
+    binary_serves_then_stops_on("-TERM").await;
+}
+
+#[tokio::test]
+async fn binary_stops_gracefully_on_sigint() {
+    binary_serves_then_stops_on("-INT").await;
 }
 
 #[test]

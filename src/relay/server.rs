@@ -1,7 +1,7 @@
 //! Wiring: the HTTP handler (WebSocket upgrade on any path, `/health`, `/metrics`, static files),
 //! the shared [`Relay`] state, and [`serve`] with its graceful shutdown.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -144,12 +144,23 @@ pub async fn serve(
         // Every connection watches this and closes itself with 1001.
         let _ = stop.send(true);
     };
-    axum::serve(
+    let http = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(signal)
-    .await?;
+    .into_future();
+    // Graceful shutdown waits for every HTTP connection to finish its request: bound that too,
+    // so a client that never completes one cannot hold the relay up.
+    let mut stopping = relay.shutdown.clone();
+    let grace_over = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = http => served?,
+        () = grace_over => tracing::warn!("HTTP connections still open after the grace period"),
+    }
     relay.wait_connections_closed(SHUTDOWN_GRACE).await;
     tracing::info!("stopped");
     Ok(())

@@ -84,4 +84,4 @@ const check = () => {
   }
 }
 const timer = setInterval(check, 20)
-setTimeout(() => fail(`timed out with text ${JSON.stringify(text.toString())}`), 30000)
+setTimeout(() => fail(`timed out with text ${JSON.stringify(text.toString())}`), 90000)

@@ -27,7 +27,7 @@ const option = (name, fallback) => {
 }
 const relayBin = path.resolve(root, option('--relay-bin', 'target/debug/peer-commons-relay'))
 const reference = flag('--reference')
-const ROUND_TIMEOUT_MS = 45000
+const ROUND_TIMEOUT_MS = 120000
 
 const children = new Set()
 const track = (child) => {
