@@ -7,13 +7,13 @@ use web_sys::{RtcConfiguration, RtcPeerConnection};
 
 use crate::store::idb::DB_NAME;
 use crate::store::persist::DEFAULT_SNAPSHOT_EVERY;
-use crate::web::runtime::{inpage, Config};
+use crate::web::runtime::{inpage, Config, FLUSH_IDLE_MS, FLUSH_MAX_MS};
 
 /// Default most peers connected at once.
 pub const DEFAULT_MAX_PEERS: usize = 8;
 
 /// The option names, as JavaScript spells them.
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 12] = [
     "title",
     "purpose",
     "licence",
@@ -24,6 +24,8 @@ const NAMES: [&str; 10] = [
     "tabSync",
     "snapshotEvery",
     "maxPeers",
+    "flushIdleMs",
+    "flushMaxMs",
 ];
 
 /// The options, as JavaScript passes them.
@@ -41,6 +43,8 @@ pub struct Options {
     pub tab_sync: Option<bool>,
     pub snapshot_every: Option<u64>,
     pub max_peers: Option<usize>,
+    pub flush_idle_ms: Option<u64>,
+    pub flush_max_ms: Option<u64>,
 }
 
 impl Options {
@@ -96,6 +100,8 @@ impl Options {
             ice_servers: ice_servers(&self.ice_servers),
             tab_sync: self.tab_sync.unwrap_or(true),
             max_peers: self.max_peers.unwrap_or(DEFAULT_MAX_PEERS),
+            flush_idle_ms: self.flush_idle_ms.unwrap_or(FLUSH_IDLE_MS),
+            flush_max_ms: self.flush_max_ms.unwrap_or(FLUSH_MAX_MS),
         }
     }
 }

@@ -24,6 +24,10 @@ export interface OpenOptions {
   snapshotEvery?: number;
   /** Most peers connected at once. Default: 8. */
   maxPeers?: number;
+  /** Typing pause (ms) after which typed edits are signed, stored and sent. Default: 300. */
+  flushIdleMs?: number;
+  /** Longest time (ms) typed edits wait while typing goes on. Default: 2000. */
+  flushMaxMs?: number;
 }
 
 /** Options of `Commons.create`. */

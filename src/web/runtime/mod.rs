@@ -35,9 +35,9 @@ pub(crate) use writes::Waiter;
 /// The runtime shared by the JS object and the browser callbacks.
 pub type Shared = Rc<RefCell<Runtime>>;
 
-/// Typing pause after which typed edits are signed and stored.
+/// Default typing pause after which typed edits are signed and stored.
 pub const FLUSH_IDLE_MS: u64 = 300;
-/// Longest time typed edits wait to be signed and stored while typing goes on.
+/// Default longest time typed edits wait to be signed and stored while typing goes on.
 pub const FLUSH_MAX_MS: u64 = 2_000;
 
 /// How a runtime is set up (from the JS options).
@@ -50,6 +50,10 @@ pub struct Config {
     pub tab_sync: bool,
     /// Most connections kept.
     pub max_peers: usize,
+    /// Typing pause after which typed edits are signed and stored.
+    pub flush_idle_ms: u64,
+    /// Longest time typed edits wait while typing goes on.
+    pub flush_max_ms: u64,
 }
 
 /// Which transport carries a connection.
@@ -88,6 +92,7 @@ pub struct Runtime {
     timer: Option<(u64, Timer)>,
     node_deadline: u64,
     typing: Option<(u64, u64)>,
+    flush_after: (u64, u64),
     pub(crate) pending_name: Option<String>,
     pub(crate) counters: Counters,
     closed: bool,
@@ -131,6 +136,7 @@ impl Runtime {
                 timer: None,
                 node_deadline: now,
                 typing: None,
+                flush_after: (config.flush_idle_ms, config.flush_max_ms),
                 pending_name: None,
                 counters: Counters::default(),
                 closed: false,
@@ -279,7 +285,10 @@ impl Runtime {
             return;
         }
         let now = now_ms();
-        if self.typing.is_some_and(|t| now >= flush_due(t)) {
+        if self
+            .typing
+            .is_some_and(|t| now >= flush_due(t, self.flush_after))
+        {
             if let Err(e) = self.flush(None) {
                 js::warn(&format!("flushing typed edits failed: {e}"));
             }
@@ -459,7 +468,7 @@ impl Runtime {
             wake = wake.min(t);
         }
         if let Some(t) = self.typing {
-            wake = wake.min(flush_due(t));
+            wake = wake.min(flush_due(t, self.flush_after));
         }
         if let Some(t) = self.rtc.next_expiry() {
             wake = wake.min(t);
@@ -510,6 +519,14 @@ impl Runtime {
     }
 }
 
+impl Drop for Runtime {
+    /// A commons dropped without `close()` (its JS object was garbage collected) still leaves the
+    /// network: sockets, connections and the BroadcastChannel are closed.
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 /// Stores a snapshot covering everything stored, if that is correct now (used on close, so the
 /// next opening replays as little as possible).
 pub async fn snapshot_on_close(shared: &Shared) {
@@ -528,8 +545,8 @@ pub async fn snapshot_on_close(shared: &Shared) {
     }
 }
 
-fn flush_due((first, last): (u64, u64)) -> u64 {
-    (last + FLUSH_IDLE_MS).min(first + FLUSH_MAX_MS)
+fn flush_due((first, last): (u64, u64), (idle, max): (u64, u64)) -> u64 {
+    (last + idle).min(first + max)
 }
 
 /// Applies `f` to the runtime, pumps, then calls the listeners with the events produced. If the
