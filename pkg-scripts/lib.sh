@@ -60,3 +60,13 @@ in_loopback_netns() {
   [[ "$(id -u)" -eq 0 ]] || unshare=(unshare --user --map-root-user --net)
   "${unshare[@]}" -- bash -c 'ip link set lo up && exec "$@"' in_loopback_netns "$@"
 }
+
+# Builds target/debug/peer-commons-relay for the test stages with the features `cargo test` uses.
+# Dev-dependencies unify features in test builds, so after the native-tests stage a plain
+# `cargo build --bin peer-commons-relay` would compile some 30 crates (tokio, hyper, axum, ...)
+# a second time. Building the browser-test targets (empty natively) builds the binary exactly as
+# `cargo test` does: a no-op after native-tests, and still a complete build when run alone.
+build_relay_for_tests() {
+  cargo test --no-run --test 'web_*'
+  [[ -x "$ROOT/target/debug/peer-commons-relay" ]] || die "target/debug/peer-commons-relay was not built"
+}

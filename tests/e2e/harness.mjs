@@ -24,7 +24,7 @@ import { chromium } from 'playwright-core';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Debian's Chromium (never a Playwright download). */
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-/** The relay binary built by `cargo build --bin peer-commons-relay`. */
+/** The relay binary (built by pkg-scripts/test, or `cargo build --bin peer-commons-relay`). */
 export const RELAY = process.env.PEER_COMMONS_RELAY ?? path.join(ROOT, 'target/debug/peer-commons-relay');
 /** The static site built by pkg-scripts/build. */
 export const DIST = path.join(ROOT, 'dist');
