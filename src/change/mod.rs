@@ -4,6 +4,7 @@
 //! `signature (64 bytes) || body`, where `body` is the postcard encoding of [`ChangeBody`].
 //! The change id is `blake3(body)`; the signature is ed25519 over `SIGNING_DOMAIN || id`.
 
+pub mod carry;
 pub mod limits;
 pub mod ops;
 mod validate;
@@ -111,6 +112,8 @@ pub enum ChangeError {
     BadId,
     #[error("too many changes waiting for missing dependencies")]
     PendingFull,
+    #[error("unknown licence {0:?}: choose one of the offered SPDX ids ({1})")]
+    UnknownLicence(String, String),
 }
 
 impl Change {
@@ -139,6 +142,15 @@ impl Change {
     }
 
     fn decode_inner(bytes: &[u8], verify: bool) -> Result<Change, ChangeError> {
+        let change = Self::decode_unvalidated(bytes, verify)?;
+        validate::validate_body(&change.body, verify)?;
+        Ok(change)
+    }
+
+    /// [`Change::decode_inner`] without the op checks: size, canonical encoding, format and (if
+    /// `verify`) signature. Carried changes (a fork's history) look at their ops before
+    /// validating them.
+    fn decode_unvalidated(bytes: &[u8], verify: bool) -> Result<Change, ChangeError> {
         if bytes.len() > limits::MAX_CHANGE_BYTES {
             return Err(ChangeError::TooLarge {
                 size: bytes.len(),
@@ -163,7 +175,6 @@ impl Change {
         if verify {
             body.author.verify(&signing_message(&id), sig)?;
         }
-        validate::validate_body(&body)?;
         Ok(Change {
             id,
             body,

@@ -55,6 +55,9 @@ pub enum Op {
     },
     /// Offers one of the author's own changes under a more permissive compatible licence.
     MarkLicence { change: ChangeId, spdx: String },
+    /// Carries a document of the parent commons into a fork: the parent's signed changes that
+    /// built it, verbatim, so credits stay verifiable (docs/ACCOUNTING.md, "Forks").
+    CarryDocument(Carry),
 }
 
 impl Op {
@@ -67,6 +70,7 @@ impl Op {
                 | Op::Comment { .. }
                 | Op::PostTask { .. }
                 | Op::Propose { .. }
+                | Op::CarryDocument(Carry { into: None, .. })
         )
     }
 
@@ -84,6 +88,7 @@ impl Op {
             | Op::Revert { change }
             | Op::MarkLicence { change, .. } => Some(*change),
             Op::Vote { proposal, .. } => Some(*proposal),
+            Op::CarryDocument(c) => c.into,
             Op::Genesis(_)
             | Op::SetProfile { .. }
             | Op::CreateDocument { .. }
@@ -111,19 +116,35 @@ impl Op {
             Op::Propose { .. } => "propose",
             Op::Vote { .. } => "vote",
             Op::MarkLicence { .. } => "mark-licence",
+            Op::CarryDocument(_) => "carry-document",
         }
     }
 }
 
-/// A CRDT (Yjs v1) update to a document's text, made under the CRDT client id derived from the
+/// A CRDT (Yjs v2) update to a document's text, made under the CRDT client id derived from the
 /// change's author and `nonce` (see [`crate::change::client_id`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextEdit {
     /// Chosen by the writer once per session, so one key used on two devices never reuses a
     /// CRDT client id.
     pub nonce: u32,
-    /// The Yjs update, version 1 encoding.
+    /// The Yjs update, version 2 encoding (`Y.applyUpdateV2` in Yjs).
     pub update: Vec<u8>,
+}
+
+/// A document carried into a fork, or one part of it (a long history takes several changes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carry {
+    /// The ids the document had before, oldest first: the original document's id, then its id in
+    /// each fork it passed through; the last is its id in the parent commons.
+    pub sources: Vec<ObjectId>,
+    /// `None` in the first part, which creates the document (its id is this change's id); else
+    /// the fork's document this part continues.
+    pub into: Option<ObjectId>,
+    /// The document's title when forked.
+    pub title: String,
+    /// Signed changes that built the document (`signature || body`, verbatim), in causal order.
+    pub changes: Vec<Vec<u8>>,
 }
 
 /// The charter: what a commons is and the rules it starts with.

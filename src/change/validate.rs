@@ -8,7 +8,9 @@ use super::limits::*;
 use super::{client_id, ChangeBody, ChangeError, Op, TextEdit};
 use crate::identity::AuthorId;
 
-pub(super) fn validate_body(body: &ChangeBody) -> Result<(), ChangeError> {
+/// `verify`: whether signatures inside the ops (carried changes) are checked too; false only
+/// for changes this device stored itself after checking them.
+pub(super) fn validate_body(body: &ChangeBody, verify: bool) -> Result<(), ChangeError> {
     limit("deps", body.deps.len() as u64, MAX_DEPS_PER_CHANGE as u64)?;
     limit("ops", body.ops.len() as u64, MAX_OPS_PER_CHANGE as u64)?;
     // Sorted and unique: one set of deps has one encoding.
@@ -42,24 +44,34 @@ pub(super) fn validate_body(body: &ChangeBody) -> Result<(), ChangeError> {
             }
         }
     }
-    validate_ops(&body.author, &body.ops, body.commons.is_none())
+    validate_ops_inner(&body.author, &body.ops, body.commons.is_none(), verify)
 }
 
 /// Checks a list of ops as authored by `author` (also used by the local writer before signing).
 pub fn validate_ops(author: &AuthorId, ops: &[Op], genesis: bool) -> Result<(), ChangeError> {
+    validate_ops_inner(author, ops, genesis, true)
+}
+
+fn validate_ops_inner(
+    author: &AuthorId,
+    ops: &[Op],
+    genesis: bool,
+    verify: bool,
+) -> Result<(), ChangeError> {
     let creating = ops.iter().filter(|op| op.creates_object()).count();
     if creating > 1 {
         return Err(ChangeError::InvalidOp(
             "a change creates at most one object".into(),
         ));
     }
+    super::carry::validate_shape(ops)?;
     for op in ops {
-        validate_op(author, op, genesis)?;
+        validate_op(author, op, genesis, verify)?;
     }
     Ok(())
 }
 
-fn validate_op(author: &AuthorId, op: &Op, genesis: bool) -> Result<(), ChangeError> {
+fn validate_op(author: &AuthorId, op: &Op, genesis: bool, verify: bool) -> Result<(), ChangeError> {
     match op {
         Op::Genesis(charter) => {
             if !genesis {
@@ -126,6 +138,10 @@ fn validate_op(author: &AuthorId, op: &Op, genesis: bool) -> Result<(), ChangeEr
             }
         }
         Op::MarkLicence { spdx, .. } => short("licence", spdx)?,
+        Op::CarryDocument(carry) => {
+            short("title", &carry.title)?;
+            super::carry::validate_carry(carry, verify)?;
+        }
         Op::ClaimTask { .. }
         | Op::ReleaseTask { .. }
         | Op::Endorse { .. }
@@ -139,7 +155,7 @@ fn validate_op(author: &AuthorId, op: &Op, genesis: bool) -> Result<(), ChangeEr
 /// author and nonce: otherwise one author could write under another's name, or two updates
 /// could claim the same CRDT ids and replicas would diverge.
 fn text_edit(author: &AuthorId, edit: &TextEdit) -> Result<(), ChangeError> {
-    let update = Update::decode_v1(&edit.update)
+    let update = Update::decode_v2(&edit.update)
         .map_err(|e| ChangeError::InvalidOp(format!("CRDT update does not decode: {e}")))?;
     let expected = client_id(author, edit.nonce);
     let inserted = update.insertions(true);
@@ -158,7 +174,7 @@ fn text_edit(author: &AuthorId, edit: &TextEdit) -> Result<(), ChangeError> {
     limit("inserted text", total, MAX_INSERT_PER_CHANGE)
 }
 
-fn limit(what: &'static str, value: u64, max: u64) -> Result<(), ChangeError> {
+pub(super) fn limit(what: &'static str, value: u64, max: u64) -> Result<(), ChangeError> {
     if value > max {
         return Err(ChangeError::Limit {
             what,

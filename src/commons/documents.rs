@@ -51,13 +51,15 @@ pub struct Comment {
 pub struct Document {
     pub id: ObjectId,
     pub creator: AuthorId,
-    title: (Stamp, String),
+    /// Title claims by causal stamp: the latest counts (a reverted claim is removed).
+    titles: BTreeMap<Stamp, String>,
     pub(crate) ydoc: Doc,
     text: TextRef,
     history: BTreeMap<Stamp, Vec<DocEvent>>,
     comments: BTreeMap<Stamp, Comment>,
-    /// Edits applied to `ydoc`, so a rebuild can replay them (without excluded changes).
-    pub(crate) edits: BTreeMap<Stamp, Vec<Vec<u8>>>,
+    /// Changes whose edits are in `ydoc`, so a rebuild can replay them (without excluded ones).
+    /// The update bytes stay in the graph: keeping a copy here would double the memory.
+    pub(crate) edits: BTreeSet<Stamp>,
 }
 
 /// Name of the yrs root type holding the text; part of the protocol.
@@ -86,18 +88,18 @@ impl Document {
         Document {
             id,
             creator,
-            title: (stamp, title),
+            titles: [(stamp, title)].into_iter().collect(),
             ydoc,
             text,
             history: BTreeMap::new(),
             comments: BTreeMap::new(),
-            edits: BTreeMap::new(),
+            edits: BTreeSet::new(),
         }
     }
 
     /// The current title.
     pub fn title(&self) -> &str {
-        &self.title.1
+        self.titles.values().next_back().map_or("", String::as_str)
     }
 
     /// The current text.
@@ -143,9 +145,17 @@ impl Document {
     }
 
     pub(crate) fn retitle(&mut self, stamp: Stamp, title: String) {
-        if stamp > self.title.0 {
-            self.title = (stamp, title);
-        }
+        self.titles.insert(stamp, title);
+    }
+
+    /// Withdraws the title claimed at `stamp` (its change was reverted).
+    pub(crate) fn untitle(&mut self, stamp: &Stamp) {
+        self.titles.remove(stamp);
+    }
+
+    /// Withdraws the comment made at `stamp` (its change was reverted).
+    pub(crate) fn remove_comment(&mut self, stamp: &Stamp) {
+        self.comments.remove(stamp);
     }
 
     pub(crate) fn record(&mut self, stamp: Stamp, event: DocEvent) {
@@ -156,7 +166,7 @@ impl Document {
         self.comments.insert(stamp, comment);
     }
 
-    /// Applies a (validated) CRDT update from a change, unless it was made locally and is already
+    /// Applies a (validated) CRDT update (Yjs v2 encoding) from a change, unless it was made locally and is already
     /// integrated. Returns (inserted, deleted) CRDT units for the history.
     pub(crate) fn apply_update(
         &mut self,
@@ -165,9 +175,9 @@ impl Document {
         already_applied: bool,
     ) -> (u64, u64) {
         let counts = update_counts(update);
-        self.edits.entry(stamp).or_default().push(update.to_vec());
+        self.edits.insert(stamp);
         if !already_applied {
-            if let Ok(u) = Update::decode_v1(update) {
+            if let Ok(u) = Update::decode_v2(update) {
                 let mut txn = self.ydoc.transact_mut();
                 // Validation decoded this update already; a failure here would only leave it
                 // pending inside yrs, which every replica does alike.
@@ -179,17 +189,23 @@ impl Document {
 
     /// Replays every recorded edit, except those of `excluded` changes, into a fresh CRDT
     /// document: used when governance decides a change no longer applies (a block).
-    pub(crate) fn rebuild(&mut self, excluded: &BTreeSet<ChangeId>, client: u64) {
+    /// `updates_of` gives the text updates a change carries for this document.
+    pub(crate) fn rebuild<'a>(
+        &mut self,
+        excluded: &BTreeSet<ChangeId>,
+        client: u64,
+        updates_of: impl Fn(&ChangeId) -> Vec<&'a [u8]>,
+    ) {
         let ydoc = new_ydoc(client);
         let text = ydoc.get_or_insert_text(TEXT_ROOT);
         {
             let mut txn = ydoc.transact_mut();
-            for ((_, id), updates) in &self.edits {
+            for (_, id) in &self.edits {
                 if excluded.contains(id) {
                     continue;
                 }
-                for u in updates {
-                    if let Ok(u) = Update::decode_v1(u) {
+                for u in updates_of(id) {
+                    if let Ok(u) = Update::decode_v2(u) {
                         let _ = txn.apply_update(u);
                     }
                 }
@@ -201,7 +217,7 @@ impl Document {
 
     /// Re-integrates a local, unflushed update after a rebuild.
     pub(crate) fn reapply_local(&mut self, update: &[u8]) {
-        if let Ok(u) = Update::decode_v1(update) {
+        if let Ok(u) = Update::decode_v2(update) {
             let _ = self.ydoc.transact_mut().apply_update(u);
         }
     }
@@ -216,7 +232,7 @@ impl Document {
 
 /// Units inserted and deleted by an update.
 pub fn update_counts(update: &[u8]) -> (u64, u64) {
-    let Ok(u) = Update::decode_v1(update) else {
+    let Ok(u) = Update::decode_v2(update) else {
         return (0, 0);
     };
     let sum = |set: &yrs::IdSet| -> u64 {

@@ -25,9 +25,9 @@ impl Commons {
         if let Some(c) = &self.charter {
             h.bytes(&postcard::to_allocvec(c).unwrap_or_default());
         }
-        for (a, (_, name)) in &self.profiles {
+        for a in self.profiles.keys() {
             h.bytes(&a.0);
-            h.bytes(name.as_bytes());
+            h.bytes(self.name_of(a).unwrap_or_default().as_bytes());
         }
         for (a, p) in &self.participants {
             h.bytes(&a.0);
@@ -58,6 +58,9 @@ impl Commons {
                 }
             }
         }
+        // The ledger (social accounting) is derived state too (src/commons/property).
+        h.bytes(&self.ledger_digest());
+        h.bytes(&self.gov.digest());
         *h.0.finalize().as_bytes()
     }
 

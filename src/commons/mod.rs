@@ -7,7 +7,9 @@
 //! in that order, computed on read.
 
 pub mod documents;
+pub mod governance;
 mod hash;
+pub mod property;
 mod read;
 pub mod snapshot;
 pub mod tasks;
@@ -19,6 +21,7 @@ use crate::change::{Change, ChangeError, ChangeId, Charter, CommonsId, Op};
 use crate::dag::{Added, Dag};
 use crate::identity::{AuthorId, Identity};
 pub use documents::{Comment, DocAction, DocEvent, Document, Stamp};
+pub use governance::Governance;
 pub use read::{DocSummary, HistoryEntry};
 pub use tasks::{Task, TaskEvent, TaskStatus};
 pub use writer::CommonsError;
@@ -57,11 +60,15 @@ pub struct Commons {
     id: CommonsId,
     dag: Dag,
     charter: Option<Charter>,
-    profiles: BTreeMap<AuthorId, (Stamp, String)>,
+    /// Name claims per author by causal stamp: the latest counts (a reverted claim is removed).
+    profiles: BTreeMap<AuthorId, BTreeMap<Stamp, String>>,
     participants: BTreeMap<AuthorId, Participant>,
     documents: BTreeMap<ChangeId, Document>,
     tasks: BTreeMap<ChangeId, Task>,
     local: Option<LocalAuthor>,
+    /// Provenance of text and carried history, for attribution and the ledger.
+    property: property::PropertyIndex,
+    gov: Governance,
 }
 
 impl Commons {
@@ -85,17 +92,21 @@ impl Commons {
             documents: BTreeMap::new(),
             tasks: BTreeMap::new(),
             local,
+            property: property::PropertyIndex::default(),
+            gov: Governance::default(),
         }
     }
 
     /// Founds a new commons: signs its genesis with `charter`. Returns the replica and the genesis
-    /// change (to be stored and announced).
+    /// change (to be stored and announced). The licence must be one of the offered SPDX ids
+    /// ([`property::licences`]); it is stored in its canonical spelling.
     pub fn create(
         identity: Identity,
         nonce: u32,
-        charter: Charter,
+        mut charter: Charter,
         now: u64,
     ) -> Result<(Self, Change), ChangeError> {
+        charter.licence = property::canonical_licence(&charter.licence)?;
         let body = crate::change::ChangeBody {
             format: crate::change::CHANGE_FORMAT,
             commons: None,
@@ -140,6 +151,7 @@ impl Commons {
         for id in &ready {
             self.apply(id, false);
         }
+        self.settle();
         Ok(Inserted {
             applied: ready,
             duplicate,
@@ -159,10 +171,30 @@ impl Commons {
         }
     }
 
-    /// Applies a ready change's ops to the derived state. `local` marks a change written here,
-    /// whose text edits are already integrated in the CRDT documents.
+    /// Applies a ready change: to the governance indexes, then (unless a block leaves it out) to
+    /// the derived state. `local` marks a change written here, whose text edits are already
+    /// integrated in the CRDT documents.
     fn apply(&mut self, id: &ChangeId, local: bool) {
+        if let Some(node) = self.dag.get(id) {
+            self.gov.apply(&node.change, node.depth, &self.dag);
+        }
+        if local && self.gov.is_excluded(id) {
+            // A blocked local author's typing is already in the CRDT documents: take it out.
+            self.rederive();
+            return;
+        }
+        self.apply_state(id, local);
+    }
+
+    /// Applies a ready change's ops to the derived state (documents, tasks, names, participants),
+    /// leaving out changes a block excludes and the text edits of reverts that do not count.
+    fn apply_state(&mut self, id: &ChangeId, local: bool) {
         let Some(node) = self.dag.get(id) else { return };
+        if self.gov.is_excluded(id) {
+            governance::tombstone::apply_void_text(&self.dag, &mut self.documents, id);
+            return;
+        }
+        let edits = self.gov.text_applies(id);
         let stamp = (node.depth, *id);
         let change = &node.change;
         let author = change.body.author;
@@ -178,7 +210,12 @@ impl Commons {
             }
         }
         let client = self.local.as_ref().map_or(0, |l| l.client);
-        for op in &change.body.ops {
+        let ops = change
+            .body
+            .ops
+            .iter()
+            .filter(|op| edits || !matches!(op, Op::EditDocument { .. }));
+        for op in ops {
             apply_op(
                 op,
                 stamp,
@@ -191,14 +228,33 @@ impl Commons {
                 &mut self.tasks,
             );
         }
+        if !edits {
+            governance::tombstone::apply_void_text(&self.dag, &mut self.documents, id);
+        }
+        // After the ops, so that a document this change creates exists.
+        let founder = self.dag.get(&self.id).map(|n| n.change.body.author);
+        self.property.apply(
+            change,
+            stamp,
+            self.charter.as_ref(),
+            founder,
+            &mut self.documents,
+            property::Applied {
+                client,
+                local,
+                edits,
+            },
+        );
     }
 
     /// Recomputes every document's text without the edits of `excluded` changes (used when
     /// governance decides some changes no longer apply, e.g. a blocked key's).
     pub fn rebuild_documents(&mut self, excluded: &BTreeSet<ChangeId>) {
         let client = self.local.as_ref().map_or(0, |l| l.client);
+        let dag = &self.dag;
         for d in self.documents.values_mut() {
-            d.rebuild(excluded, client);
+            let doc = d.id;
+            d.rebuild(excluded, client, |id| text_updates(dag, id, &doc));
             // Edits typed but not yet flushed are not in the graph: put them back.
             if let Some(l) = &self.local {
                 let id = d.id;
@@ -223,7 +279,7 @@ fn apply_op(
     local: bool,
     client: u64,
     charter: &mut Option<Charter>,
-    profiles: &mut BTreeMap<AuthorId, (Stamp, String)>,
+    profiles: &mut BTreeMap<AuthorId, BTreeMap<Stamp, String>>,
     documents: &mut BTreeMap<ChangeId, Document>,
     tasks: &mut BTreeMap<ChangeId, Task>,
 ) {
@@ -236,10 +292,10 @@ fn apply_op(
     match op {
         Op::Genesis(c) => *charter = Some(c.clone()),
         Op::SetProfile { name } => {
-            let e = profiles.entry(author).or_insert((stamp, name.clone()));
-            if stamp >= e.0 {
-                *e = (stamp, name.clone());
-            }
+            profiles
+                .entry(author)
+                .or_default()
+                .insert(stamp, name.clone());
         }
         Op::CreateDocument { title, edit } => {
             let mut d = Document::new(change.id, author, title.clone(), stamp, client);
@@ -324,7 +380,35 @@ fn apply_op(
         | Op::Propose { .. }
         | Op::Vote { .. }
         | Op::MarkLicence { .. } => {}
+        // Carried history is applied by the property module.
+        Op::CarryDocument(_) => {}
     }
+}
+
+/// The text updates change `id` carries for document `doc`.
+pub(crate) fn text_updates<'a>(dag: &'a Dag, id: &ChangeId, doc: &ChangeId) -> Vec<&'a [u8]> {
+    let Some(node) = dag.get(id) else {
+        return vec![];
+    };
+    node.change
+        .body
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CreateDocument { edit, .. } if id == doc => Some(edit.update.as_slice()),
+            Op::EditDocument { doc: d, edit } if d == doc => Some(edit.update.as_slice()),
+            _ => None,
+        })
+        .chain(
+            // A fork's carried history: the updates inside its carry ops for this document.
+            node.change.body.ops.iter().flat_map(|op| match op {
+                Op::CarryDocument(c) if c.into.as_ref().unwrap_or(id) == doc => {
+                    property::carried_text_updates(c)
+                }
+                _ => vec![],
+            }),
+        )
+        .collect()
 }
 
 fn task_event(tasks: &mut BTreeMap<ChangeId, Task>, task: &ChangeId, stamp: Stamp, ev: TaskEvent) {

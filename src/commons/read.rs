@@ -80,19 +80,22 @@ impl Commons {
             .collect()
     }
 
-    /// Tasks by id.
+    /// Tasks by id (a task whose posting was reverted is withdrawn and not listed).
     pub fn tasks(&self) -> impl Iterator<Item = &Task> {
-        self.tasks.values()
+        self.tasks.values().filter(|t| !self.gov.is_reverted(&t.id))
     }
 
-    /// One task.
+    /// One task (None if its posting was reverted).
     pub fn task(&self, id: &ChangeId) -> Option<&Task> {
-        self.tasks.get(id)
+        self.tasks.get(id).filter(|t| !self.gov.is_reverted(&t.id))
     }
 
     /// The display name an author claims, if any.
     pub fn name_of(&self, author: &AuthorId) -> Option<&str> {
-        self.profiles.get(author).map(|(_, n)| n.as_str())
+        self.profiles
+            .get(author)
+            .and_then(|claims| claims.values().next_back())
+            .map(String::as_str)
     }
 
     /// Every key that authored a change.

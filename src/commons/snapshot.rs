@@ -103,6 +103,9 @@ impl Commons {
                 let _ = d.ydoc.transact_mut().apply_update(u);
             }
         }
+        // Governance is evaluated from the graph; a block passed by a change the snapshot does
+        // not cover re-derives the state (the snapshot is then not needed).
+        c.settle();
         Ok(c)
     }
 }

@@ -70,6 +70,11 @@ impl Task {
         self.events.insert(stamp, event);
     }
 
+    /// Withdraws the event at `stamp` (its change was reverted).
+    pub(crate) fn remove_event(&mut self, stamp: &Stamp) {
+        self.events.remove(stamp);
+    }
+
     /// Events in causal order.
     pub fn events(&self) -> impl Iterator<Item = (&Stamp, &TaskEvent)> {
         self.events.iter()

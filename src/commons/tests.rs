@@ -302,3 +302,35 @@ fn snapshot_restore_gives_the_same_state_without_replaying_text() {
         Err(snapshot::RestoreError::WrongCommons)
     ));
 }
+
+#[test]
+fn typing_batches_into_one_compact_update() {
+    let (mut a, _) = founder();
+    let doc = a.create_document("D", "", 1).unwrap().last().unwrap().id;
+    let mut b = replica_of(&a, 2, 2);
+    for (i, ch) in "the quick brown fox jumps over it".chars().enumerate() {
+        a.edit_text(&doc, i as u64, 0, &ch.to_string()).unwrap();
+        if i == 10 {
+            // A remote edit lands in the middle of the typing pause.
+            b.edit_text(&doc, 0, 0, ">").unwrap();
+            for c in b.flush(2).unwrap() {
+                a.insert(&c.bytes).unwrap();
+            }
+        }
+    }
+    a.edit_text(&doc, 4, 6, "").unwrap(); // and a deletion
+    let made = a.flush(3).unwrap();
+    let Op::EditDocument { edit, .. } = &made[0].body.ops[0] else {
+        panic!()
+    };
+    assert!(
+        edit.update.len() < 120,
+        "compact update is {} bytes",
+        edit.update.len()
+    );
+    for c in &made {
+        b.insert(&c.bytes).unwrap();
+    }
+    assert_eq!(a.text(&doc), b.text(&doc));
+    assert_eq!(a.state_hash(), b.state_hash());
+}

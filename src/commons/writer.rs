@@ -103,11 +103,16 @@ impl Commons {
         if delete > 0 {
             let mut txn = d.ydoc.transact_mut();
             text.remove_range(&mut txn, index as u32, delete as u32);
-            push(&mut local.batch, doc, txn.encode_update_v1(), 0);
+            push(&mut local.batch, doc, txn.encode_update_v2(), 0);
         }
         // A long paste goes in pieces so that no change exceeds the protocol's limits.
         let mut at = index as u32;
-        for piece in utf16_pieces(insert, (BATCH_INSERT_UNITS / 2) as usize) {
+        let pieces = if insert.is_empty() {
+            vec![]
+        } else {
+            utf16_pieces(insert, (BATCH_INSERT_UNITS / 2) as usize)
+        };
+        for piece in pieces {
             let units = piece.encode_utf16().count() as u64;
             if local.batch.open_units + units > BATCH_INSERT_UNITS
                 || local.batch.open_bytes > BATCH_BYTES
@@ -116,7 +121,7 @@ impl Commons {
             }
             let mut txn = d.ydoc.transact_mut();
             text.insert(&mut txn, at, piece);
-            push(&mut local.batch, doc, txn.encode_update_v1(), units);
+            push(&mut local.batch, doc, txn.encode_update_v2(), units);
             at += units as u32;
         }
         Ok(())
@@ -140,7 +145,9 @@ impl Commons {
             let nonce = local_nonce(self)?;
             let mut ops = Vec::with_capacity(group.len());
             for (doc, updates) in group {
-                let update = yrs::merge_updates_v1(updates.iter().map(|u| u.as_slice()))
+                // Yjs v2 encoding is columnar: merging a pause's keystroke updates in v2 is about
+                // four times smaller than in v1, without scanning the document.
+                let update = yrs::merge_updates_v2(updates.iter().map(|u| u.as_slice()))
                     .map_err(|e| ChangeError::InvalidOp(format!("merging local edits: {e}")))?;
                 ops.push(Op::EditDocument {
                     doc,
@@ -177,7 +184,7 @@ impl Commons {
         let update = {
             let mut txn = ydoc.transact_mut();
             ytext.insert(&mut txn, 0, first);
-            txn.encode_update_v1()
+            txn.encode_update_v2()
         };
         let op = Op::CreateDocument {
             title: title.to_string(),
@@ -229,6 +236,7 @@ impl Commons {
         for ready in &added.ready {
             self.apply(ready, edits_integrated && *ready == id);
         }
+        self.settle();
         Ok(change)
     }
 
