@@ -195,20 +195,25 @@ fn restart_mid_sync() {
     });
 }
 
-/// Garbage peers flood honest ones with noise and invalid changes; honest peers ban them and
-/// converge on their own changes, none of the garbage.
+/// Garbage peers flood honest ones with noise, invalid changes and floods of useless messages;
+/// honest peers ban them and converge on their own changes, none of the garbage.
 #[test]
 fn flood_of_invalid_data() {
     for_seeds("flood_of_invalid_data", 2, |seed| {
         let mut w = World::new(seed, WorldConfig::default(), 10);
         let noise = w.add_garbage(Mode::Noise);
         let forger = w.add_garbage(Mode::BadChanges);
+        let spammer = w.add_garbage(Mode::Spam);
         bootstrap_all(&mut w);
         w.run_until(5_000);
         edit_randomly(&mut w, 3, 10_000);
         converge(&mut w, 120_000);
-        for g in [noise, forger] {
+        for g in [noise, forger, spammer] {
             let banned_by = w.banned_by(g);
+            println!(
+                "seed {seed}: garbage peer {g} sent {} chunks, was banned by {banned_by} peers",
+                w.garbage_sent(g)
+            );
             assert!(banned_by > 0, "garbage peer {g} was never banned");
         }
         for i in w.honest_indices() {

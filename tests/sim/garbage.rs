@@ -19,6 +19,9 @@ pub enum Mode {
     Noise,
     /// A proper hello, then invalid changes, unknown message types and bogus requests.
     BadChanges,
+    /// A proper hello, then valid but useless messages (announcements of changes that do not
+    /// exist) far above the per-second bound.
+    Spam,
 }
 
 pub struct Garbage {
@@ -87,7 +90,7 @@ impl World {
                     chunks.push((0..len).map(|_| self.rng.gen::<u8>()).collect::<Vec<u8>>());
                 }
             }
-            Mode::BadChanges => {
+            Mode::BadChanges | Mode::Spam => {
                 let fresh = match &self.slots[at] {
                     Slot::Garbage(g) => !g.outboxes.contains_key(&conn),
                     _ => false,
@@ -105,22 +108,31 @@ impl World {
                         .encode(),
                     );
                 }
-                let junk: Vec<Vec<u8>> = (0..4)
-                    .map(|_| {
-                        let len = self.rng.gen_range(70..600);
-                        (0..len).map(|_| self.rng.gen::<u8>()).collect()
-                    })
-                    .collect();
-                // Half of them a real change with one byte flipped: a bad signature.
-                let mut forged = self.genesis.clone();
-                let k = self.rng.gen_range(0..forged.len());
-                forged[k] ^= 0x40;
-                let mut parts: Vec<Bytes<'_>> = junk.iter().map(|j| Bytes(j)).collect();
-                parts.push(Bytes(&forged));
-                msgs.push(Message::Push(parts).encode());
-                msgs.push(vec![0x7d, 1, 2, 3]); // an unknown message type
-                let ids: Vec<[u8; 32]> = (0..50).map(|_| self.rng.gen()).collect();
-                msgs.push(Message::Want { ids, graft: true }.encode());
+                if mode == Mode::Spam {
+                    // 2,500 every 200 ms: over the 2,000 per second bound within a tick.
+                    for _ in 0..2500 {
+                        let ids: Vec<[u8; 32]> = vec![self.rng.gen()];
+                        msgs.push(Message::Have(ids).encode());
+                    }
+                } else {
+                    let junk: Vec<Vec<u8>> = (0..4)
+                        .map(|_| {
+                            let len = self.rng.gen_range(70..600);
+                            (0..len).map(|_| self.rng.gen::<u8>()).collect()
+                        })
+                        .collect();
+                    // And a real change with one byte flipped: a bad signature, or a body that no
+                    // longer parses.
+                    let mut forged = self.genesis.clone();
+                    let k = self.rng.gen_range(0..forged.len());
+                    forged[k] ^= 0x40;
+                    let mut parts: Vec<Bytes<'_>> = junk.iter().map(|j| Bytes(j)).collect();
+                    parts.push(Bytes(&forged));
+                    msgs.push(Message::Push(parts).encode());
+                    msgs.push(vec![0x7d, 1, 2, 3]); // an unknown message type
+                    let ids: Vec<[u8; 32]> = (0..50).map(|_| self.rng.gen()).collect();
+                    msgs.push(Message::Want { ids, graft: true }.encode());
+                }
                 let Slot::Garbage(g) = &mut self.slots[at] else {
                     return;
                 };

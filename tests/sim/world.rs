@@ -83,6 +83,8 @@ pub struct World {
     pub written: BTreeSet<ChangeId>,
     /// How many honest nodes banned each peer.
     pub bans: BTreeMap<PeerId, usize>,
+    /// Connections honest nodes closed, by peer and reason.
+    pub closes: BTreeMap<(PeerId, peer_commons::sync::CloseReason), usize>,
 }
 
 fn peer_id(index: usize, incarnation: u32) -> PeerId {
@@ -121,6 +123,7 @@ impl World {
             genesis: genesis.bytes.clone(),
             written: BTreeSet::from([genesis.id]),
             bans: BTreeMap::new(),
+            closes: BTreeMap::new(),
         };
         w.add_honest_with(founder, secret, vec![genesis.bytes]);
         for _ in 1..n {
@@ -278,7 +281,14 @@ impl World {
                 dialer,
                 payload,
             } => self.relay(i, to, dialer, payload),
-            NodeEvent::Closed { conn, .. } => self.close_conn(conn, self.cfg.link.latency_ms),
+            NodeEvent::Closed {
+                conn, peer, reason, ..
+            } => {
+                if let Some(p) = peer {
+                    *self.closes.entry((p, reason)).or_default() += 1;
+                }
+                self.close_conn(conn, self.cfg.link.latency_ms)
+            }
             NodeEvent::Applied(ids) => {
                 if let Slot::Honest(h) = &mut self.slots[i] {
                     for id in ids {
@@ -290,6 +300,14 @@ impl World {
             }
             NodeEvent::Banned { peer } => *self.bans.entry(peer).or_default() += 1,
             _ => {}
+        }
+    }
+
+    /// Chunks garbage peer `i` sent.
+    pub fn garbage_sent(&self, i: usize) -> u64 {
+        match &self.slots[i] {
+            Slot::Garbage(g) => g.sent,
+            _ => 0,
         }
     }
 

@@ -17,6 +17,10 @@ pub(super) mod points {
     pub const UNRESPONSIVE: u64 = 25;
     /// A signal claiming to come from someone else.
     pub const SPOOF: u64 = 50;
+    /// Each hundred messages over the per-second bound.
+    pub const FLOOD: u64 = 10;
+    /// Each change announced (or depended on) that it did not send when asked.
+    pub const UNDELIVERED: u64 = 2;
 }
 
 impl<R: Replica> Node<R> {
@@ -41,6 +45,7 @@ impl<R: Replica> Node<R> {
                     Offence::Malformed(_) => points::MALFORMED,
                     Offence::UnknownMessage => points::UNKNOWN,
                     Offence::Unresponsive => points::UNRESPONSIVE,
+                    Offence::Flood => points::FLOOD,
                 };
                 self.penalize(conn, pts);
             }

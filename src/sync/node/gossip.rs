@@ -12,7 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::events::points;
-use super::{ConnId, Missing, Node, NodeEvent};
+use super::missing::Missing;
+use super::{ConnId, Node, NodeEvent};
 use crate::sync::{ChangeId, Replica};
 
 /// Most origins a link remembers as lazy; beyond, the oldest become eager again (a few
@@ -36,7 +37,10 @@ impl<R: Replica> Node<R> {
         let mut waits_for = BTreeSet::new();
         let mut dup_origins = BTreeSet::new();
         for (id, bytes) in changes {
-            let grafted = self.missing.remove(&id).and_then(|m| m.grafted);
+            let grafted = self
+                .missing
+                .remove(&id)
+                .and_then(|m| if m.graft { m.asked } else { None });
             if self.replica.contains(&id) {
                 self.stats.duplicates += 1;
                 if let (true, Some(origin)) = (pushed, self.replica.origin(&id)) {
@@ -84,12 +88,12 @@ impl<R: Replica> Node<R> {
             if self.replica.contains(&id) || self.missing.len() >= self.cfg.max_missing {
                 continue;
             }
-            self.missing.entry(id).or_insert_with(|| Missing {
+            let m = Missing {
                 announcers: VecDeque::from([conn]),
-                due,
-                grafted: None,
+                asked: None,
                 graft: false,
-            });
+            };
+            self.missing.insert(id, due, m);
         }
     }
 
@@ -204,15 +208,12 @@ impl<R: Replica> Node<R> {
                     m.announcers.push_back(conn);
                 }
             } else if self.missing.len() < self.cfg.max_missing {
-                self.missing.insert(
-                    id,
-                    Missing {
-                        announcers: VecDeque::from([conn]),
-                        due,
-                        grafted: None,
-                        graft: true,
-                    },
-                );
+                let m = Missing {
+                    announcers: VecDeque::from([conn]),
+                    asked: None,
+                    graft: true,
+                };
+                self.missing.insert(id, due, m);
             }
         }
     }
@@ -221,30 +222,32 @@ impl<R: Replica> Node<R> {
     /// their origin's link is grafted back to eager.
     pub(super) fn graft_due(&mut self) {
         let now = self.now;
-        let due: Vec<ChangeId> = self
-            .missing
-            .iter()
-            .filter(|(_, m)| m.due <= now)
-            .map(|(id, _)| *id)
-            .collect();
+        let due = self.missing.due_by(now);
+        let retry = now + 2 * self.cfg.graft_timeout_ms;
         let mut asks: BTreeMap<(ConnId, bool), Vec<ChangeId>> = BTreeMap::new();
+        let mut undelivered: BTreeMap<ConnId, u64> = BTreeMap::new();
         for id in due {
             let held = self.replica.contains(&id);
             let Some(m) = self.missing.get_mut(&id) else {
                 continue;
             };
+            if let (false, Some(conn)) = (held, m.asked.take()) {
+                // Asked a while ago and still nothing, from anyone.
+                *undelivered.entry(conn).or_default() += 1;
+            }
             match m.announcers.pop_front() {
                 Some(conn) if !held => {
                     asks.entry((conn, m.graft)).or_default().push(id);
-                    if m.graft {
-                        m.grafted = Some(conn);
-                    }
-                    m.due = now + 2 * self.cfg.graft_timeout_ms;
+                    m.asked = Some(conn);
+                    self.missing.reschedule(&id, retry);
                 }
                 _ => {
                     self.missing.remove(&id);
                 }
             }
+        }
+        for (conn, n) in undelivered {
+            self.penalize(conn, points::UNDELIVERED.saturating_mul(n));
         }
         for ((conn, graft), ids) in asks {
             if let Some(c) = self.conns.get_mut(&conn) {

@@ -26,7 +26,7 @@ impl<R: Replica> Node<R> {
         for conn in due {
             self.session_input(conn, Input::Timeout);
         }
-        if self.missing.values().any(|m| m.due <= now) {
+        if self.missing.next_due().is_some_and(|t| t <= now) {
             self.graft_due();
         }
         if now >= self.next_exchange {

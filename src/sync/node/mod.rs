@@ -13,21 +13,30 @@
 //! | a signal came through the relay: [`NodeInput::RelaySignal`] | [`NodeEvent::Signal`] if it accepts the peer |
 //! | local edits were signed and stored: [`NodeInput::Local`] | gossips them |
 //!
-//! Gossip follows Plumtree: new changes are pushed eagerly along a spanning tree of the mesh and
-//! announced lazily (ids only) on the other links; a duplicate prunes a link from the tree, and
-//! a lazily announced change that does not arrive in time is fetched and its link grafted back.
-//! Sessions reconcile now and then, which repairs anything gossip lost.
+//! Tabs of one browser can use the same path without WebRTC: the shell answers
+//! [`NodeEvent::SignalViaRelay`] for a peer it sees on its BroadcastChannel by posting the payload
+//! there, feeds what it receives as [`NodeInput::RelaySignal`], and once a dial is answered opens
+//! a virtual channel (messages addressed by peer id on the BroadcastChannel) with
+//! [`NodeInput::Connected`]. Admission, refusals and introductions then work as over WebRTC.
+//!
+//! Gossip follows Plumtree, with one tree per author: new changes are pushed eagerly along a
+//! spanning tree of the mesh and announced lazily (ids only) on the other links; a duplicate
+//! prunes a link from the tree, and a lazily announced change that does not arrive in time is
+//! fetched and its link grafted back (`gossip.rs`). Sessions reconcile now and then, which
+//! repairs anything gossip lost.
 
 mod events;
 mod gossip;
 mod maintain;
+mod missing;
 mod peers;
 mod signal;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::session::{Input, Local, Output, Session, SessionConfig};
+use super::session::{Input, Local, Output, Session, SessionConfig, SessionStats};
 use super::{ChangeId, CloseReason, PeerId, Replica, SyncIndex, View};
+use missing::MissingSet;
 use peers::PeerBook;
 
 /// A channel, numbered by the shell.
@@ -269,18 +278,6 @@ struct Conn {
     since: u64,
 }
 
-/// A change announced lazily that has not arrived.
-struct Missing {
-    /// Links that announced it, not yet asked.
-    announcers: VecDeque<ConnId>,
-    /// When to ask the next announcer.
-    due: u64,
-    /// The link it was last asked from (grafted to eager for its origin when it comes).
-    grafted: Option<ConnId>,
-    /// Whether asking grafts: true for an announced change, false for a missing dependency.
-    graft: bool,
-}
-
 /// A gossip node. See the module documentation.
 pub struct Node<R: Replica> {
     cfg: NodeConfig,
@@ -290,7 +287,7 @@ pub struct Node<R: Replica> {
     now: u64,
     conns: BTreeMap<ConnId, Conn>,
     book: PeerBook,
-    missing: BTreeMap<ChangeId, Missing>,
+    missing: MissingSet,
     out: VecDeque<NodeOutput>,
     dirty: BTreeSet<ConnId>,
     next_tick: u64,
@@ -316,7 +313,7 @@ impl<R: Replica> Node<R> {
             index,
             now,
             conns: BTreeMap::new(),
-            missing: BTreeMap::new(),
+            missing: MissingSet::default(),
             out: VecDeque::new(),
             dirty: BTreeSet::new(),
             next_tick: now,
@@ -360,6 +357,14 @@ impl<R: Replica> Node<R> {
             .values()
             .filter(|c| !c.lazy.contains(origin) && c.session.is_established())
             .filter_map(|c| c.session.remote())
+            .collect()
+    }
+
+    /// Each open channel's peer (once known) and counters, for diagnostics.
+    pub fn channels(&self) -> Vec<(ConnId, Option<PeerId>, SessionStats)> {
+        self.conns
+            .iter()
+            .map(|(id, c)| (*id, c.session.remote(), c.session.stats()))
             .collect()
     }
 
@@ -487,9 +492,7 @@ impl<R: Replica> Node<R> {
     fn forget_conn(&mut self, conn: ConnId) {
         self.book.conn_gone(conn);
         self.dirty.remove(&conn);
-        for m in self.missing.values_mut() {
-            m.announcers.retain(|c| *c != conn);
-        }
+        self.missing.forget_conn(conn);
     }
 
     fn session_input(&mut self, conn: ConnId, input: Input<'_>) {
@@ -534,7 +537,7 @@ impl<R: Replica> Node<R> {
 
     fn next_deadline(&self) -> u64 {
         let conns = self.conns.values().map(|c| c.deadline);
-        let missing = self.missing.values().map(|m| m.due);
+        let missing = self.missing.next_due();
         conns
             .chain(missing)
             .chain([self.next_tick, self.next_exchange])

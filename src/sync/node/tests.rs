@@ -352,3 +352,32 @@ fn dead_neighbours_are_replaced() {
     assert!(now.contains(&pid(3)), "0 should have replaced 1 with 3");
     assert!(now.len() >= before - 1);
 }
+
+#[test]
+fn message_floods_get_a_peer_banned() {
+    let mut m = Mesh::new(2, NodeConfig::default());
+    let (_, c0) = m.open(1, 0);
+    m.run(200);
+    let mut outbox = crate::sync::frame::Outbox::new(16 * 1024);
+    for n in 0..5_000u32 {
+        let mut id = [0u8; 32];
+        id[..4].copy_from_slice(&n.to_le_bytes());
+        let have = crate::sync::wire::Message::Have(vec![id]);
+        outbox.push(have.encode(), crate::sync::frame::Priority::Control);
+    }
+    // Skip message numbers node 1 already used on this channel.
+    for _ in 0..20 {
+        outbox.next_chunk();
+    }
+    while let Some(chunk) = outbox.next_chunk() {
+        m.input(
+            0,
+            NodeInput::Receive {
+                conn: c0,
+                bytes: &chunk,
+            },
+        );
+    }
+    m.run(100);
+    assert!(m.has_event(0, |e| *e == NodeEvent::Banned { peer: pid(1) }));
+}

@@ -91,9 +91,27 @@ impl Session {
             Ok(Some(msg)) => {
                 self.last_recv = self.now;
                 self.stats.messages_received += 1;
+                if self.over_rate() {
+                    return;
+                }
                 self.on_message(&msg, view);
             }
         }
+    }
+
+    /// Counts a message against the per-second bound; true when it is over (drop it).
+    fn over_rate(&mut self) -> bool {
+        let (start, count) = &mut self.rate;
+        if self.now >= *start + 1000 {
+            *start = self.now;
+            *count = 0;
+        }
+        *count = count.saturating_add(1);
+        let excess = count.saturating_sub(self.cfg.max_messages_per_sec);
+        if excess % 100 == 1 {
+            self.events.push_back(Event::Offence(Offence::Flood));
+        }
+        excess > 0
     }
 
     fn on_message(&mut self, bytes: &[u8], view: View<'_>) {

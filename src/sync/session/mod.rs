@@ -73,6 +73,9 @@ pub struct SessionConfig {
     pub max_rto_ms: u64,
     /// Times a request is repeated without progress before the peer is given up.
     pub max_retries: u32,
+    /// Most messages accepted from the peer per second; beyond, they are dropped unread and
+    /// count against the peer as a flood.
+    pub max_messages_per_sec: u32,
 }
 
 impl Default for SessionConfig {
@@ -94,6 +97,7 @@ impl Default for SessionConfig {
             min_rto_ms: 200,
             max_rto_ms: 10_000,
             max_retries: 6,
+            max_messages_per_sec: 2_000,
         }
     }
 }
@@ -129,6 +133,8 @@ pub enum Offence {
     UnknownMessage,
     /// It did not deliver what it said it had (the session closes).
     Unresponsive,
+    /// It sent more messages per second than the bound (reported once per 100 dropped).
+    Flood,
 }
 
 /// What happened on a session.
@@ -265,6 +271,8 @@ pub struct Session {
     last_recv: u64,
     next_ping: u64,
     stats: SessionStats,
+    /// Messages received in the current one-second window: (window start, count).
+    rate: (u64, u32),
 }
 
 mod io;
@@ -313,6 +321,7 @@ impl Session {
             last_recv: now,
             next_ping: u64::MAX,
             stats: SessionStats::default(),
+            rate: (now, 0),
         };
         s.send_hello();
         s

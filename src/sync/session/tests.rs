@@ -285,3 +285,35 @@ fn silent_peer_times_out() {
     drain(&mut a);
     assert_eq!(closed_reason(&a), Some((CloseReason::Timeout, false)));
 }
+
+#[test]
+fn message_floods_are_dropped_and_reported() {
+    let cfg = SessionConfig {
+        max_messages_per_sec: 50,
+        ..SessionConfig::default()
+    };
+    let mut a = side(1, 9, true, cfg.clone());
+    let mut b = side(2, 9, false, cfg);
+    let mut now = 0;
+    run(&mut a, &mut b, &mut now, |_| false);
+    let mut outbox = crate::sync::frame::Outbox::new(1024);
+    for n in 0..300u64 {
+        outbox.push(
+            crate::sync::wire::Message::Ping(n).encode(),
+            crate::sync::frame::Priority::Control,
+        );
+    }
+    // (The first few message numbers repeat a's and are dropped as duplicates.)
+    while let Some(chunk) = outbox.next_chunk() {
+        b.s.handle_input(now, Input::Receive(&chunk), b.store.view());
+    }
+    let pongs = drain(&mut b).len();
+    let floods = b
+        .events
+        .iter()
+        .filter(|e| **e == Event::Offence(Offence::Flood))
+        .count();
+    assert!(pongs <= 60, "{pongs} messages answered");
+    assert_eq!(floods, 3, "one report per hundred dropped");
+    assert!(b.s.is_established());
+}
