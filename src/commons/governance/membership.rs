@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::proposals::Proposal;
-use super::reach::Bits;
+use super::reach::Past;
 use super::rules::{Cut, CutRules};
 use super::views::Member;
 use super::{EndorseRec, Governance, Stamp};
@@ -29,7 +29,7 @@ impl Governance {
         endorser: AuthorId,
         target: ChangeId,
         dag: &Dag,
-        past: &Bits,
+        past: &Past,
         rules: &CutRules,
     ) {
         let Some(target_author) = dag.get(&target).map(|n| n.change.body.author) else {
@@ -158,7 +158,7 @@ impl Governance {
         time: u64,
         kind: &ProposalKind,
         text: &str,
-        past: &Bits,
+        past: &Past,
         rules: &CutRules,
     ) -> Proposal {
         let cut = Cut::Past(past);

@@ -34,7 +34,7 @@ use crate::change::{Change, ChangeId, Charter, Op, ProposalKind};
 use crate::dag::Dag;
 use crate::identity::AuthorId;
 use proposals::{Proposal, Tally, VoteRec};
-use reach::{Bits, Reach};
+use reach::{Past, Reach};
 use rules::{rules_at, Cut, CutRules, RuleInputs};
 use validation::{FlagRec, RevertRec, TargetRec};
 
@@ -102,7 +102,7 @@ pub struct Governance {
     param_order: BTreeMap<Stamp, ChangeId>,
     licence_order: BTreeMap<Stamp, ChangeId>,
     /// Rules in force per set of rule anchors in a cut.
-    memo: HashMap<Bits, CutRules>,
+    memo: HashMap<Past, CutRules>,
     targets: HashMap<ChangeId, TargetRec>,
     reverts: HashMap<ChangeId, RevertRec>,
     // ---- the current state (the cut of every change), kept up to date by `settle` ----
@@ -153,7 +153,14 @@ impl Governance {
         {
             self.excluded.insert(id);
         }
-        let ctx = a.map(|a| (a, self.cut_context(a)));
+        // Only endorsements, proposals and reverts are judged in their causal past.
+        let judged = change.body.ops.iter().any(|op| {
+            matches!(
+                op,
+                Op::Endorse { .. } | Op::Propose { .. } | Op::Revert { .. }
+            )
+        });
+        let ctx = a.filter(|_| judged).map(|a| (a, self.cut_context(a)));
         for (i, op) in change.body.ops.iter().enumerate() {
             match (op, &ctx) {
                 (Op::Endorse { change: t }, Some((a, (past, rules)))) => {
@@ -254,9 +261,9 @@ impl Governance {
     }
 
     /// The causal past of anchor `a` and the rules in force there.
-    fn cut_context(&mut self, a: u32) -> (Bits, CutRules) {
+    fn cut_context(&mut self, a: u32) -> (Past, CutRules) {
         let Some(node) = self.reach.node(a) else {
-            return (Bits::default(), self.genesis_rules());
+            return (Past::default(), self.genesis_rules());
         };
         let past = node.past.clone();
         if node.rule_past.is_empty() {
@@ -344,6 +351,8 @@ impl Governance {
             }
         }
         if full {
+            // Left-out proposals change too (a passed licence change may no longer count).
+            self.dirty.licence = true;
             self.dirty.proposals.extend(self.order.values().copied());
             self.dirty
                 .candidates
