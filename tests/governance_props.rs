@@ -250,33 +250,6 @@ fn run(seed: u64, writers: usize, steps: usize) -> Coverage {
         for ch in &all {
             w.insert(&ch.bytes).expect("valid");
         }
-        if std::env::var("GOV_DEBUG").is_ok() {
-            for (a, b) in w.proposals().iter().zip(first.proposals().iter()) {
-                if a.kind == "licence" || a != b {
-                    eprintln!(
-                        "writer: {} {:?} {:?} votes {:?}",
-                        a.kind,
-                        a.params,
-                        a.outcome,
-                        a.votes
-                            .iter()
-                            .map(|v| (v.choice, v.note))
-                            .collect::<Vec<_>>()
-                    );
-                    eprintln!(
-                        "fresh:  {} {:?} {:?} votes {:?} note {:?}",
-                        b.kind,
-                        b.params,
-                        b.outcome,
-                        b.votes
-                            .iter()
-                            .map(|v| (v.choice, v.note))
-                            .collect::<Vec<_>>(),
-                        b.note
-                    );
-                }
-            }
-        }
         assert_same(
             &snapshot(w),
             &expected,
