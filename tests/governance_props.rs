@@ -257,6 +257,12 @@ fn run(seed: u64, writers: usize, steps: usize) -> Coverage {
         );
     }
     let g = first.governance();
+    let scratch = peer_commons::commons::Governance::evaluate(first.dag());
+    assert_eq!(
+        scratch.state_digest(),
+        g.state_digest(),
+        "seed {seed}: incremental and from-scratch evaluation disagree"
+    );
     let ps = first.proposals();
     eprintln!(
         "seed {seed}: {} changes, {} proposals, {} votes counted, electorates {:?}",
@@ -296,6 +302,11 @@ proptest! {
 #[test]
 fn seed_regression_1() {
     run(5656313091082864047, 3, 37);
+}
+
+#[test]
+fn seed_regression_2() {
+    run(3960780410421277535, 2, 47);
 }
 
 /// Many short histories: print what they covered (run with --nocapture to see it).

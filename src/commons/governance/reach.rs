@@ -9,8 +9,9 @@
 //! against `c`'s frontier. Rule anchors (block, unblock and parameter proposals and the votes on
 //! them) also get a second, much smaller bitset, used as the key of the per-cut rules memo.
 //!
-//! Memory: one bit per earlier anchor per anchor (1k anchors ≈ 64 KB, 13k ≈ 10 MB) plus a short
-//! frontier per change.
+//! Memory: a past is stored as "every anchor below some index, plus a tail bitset" ([`Past`]):
+//! a few words per anchor when changes mostly follow each other, up to one bit per earlier anchor
+//! for anchors made far apart from the rest (a long partition); plus a short frontier per change.
 
 use std::collections::HashMap;
 
@@ -36,6 +37,7 @@ impl Bits {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn union_with(&mut self, other: &Bits) {
         if self.0.len() < other.0.len() {
             self.0.resize(other.0.len(), 0);
@@ -48,6 +50,101 @@ impl Bits {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.iter().all(|w| *w == 0)
     }
+
+    /// Number of consecutive set bits from bit 0.
+    fn leading_run(&self) -> u32 {
+        let mut n = 0;
+        for w in &self.0 {
+            let ones = w.trailing_ones();
+            n += ones;
+            if ones < 64 {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Drops the lowest `n` bits (bit `n` becomes bit 0).
+    fn shift_down(&mut self, n: u32) {
+        let (words, bits) = ((n / 64) as usize, n % 64);
+        if words >= self.0.len() {
+            self.0.clear();
+            return;
+        }
+        self.0.drain(..words);
+        if bits > 0 {
+            let len = self.0.len();
+            for i in 0..len {
+                let hi = self.0.get(i + 1).copied().unwrap_or(0);
+                if let Some(w) = self.0.get_mut(i) {
+                    *w = (*w >> bits) | (hi << (64 - bits));
+                }
+            }
+        }
+        while self.0.last() == Some(&0) {
+            self.0.pop();
+        }
+    }
+
+    /// The set bits, in increasing order.
+    fn ones(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| {
+            (0..64u32)
+                .filter(move |b| w & (1 << b) != 0)
+                .map(move |b| i as u32 * 64 + b)
+        })
+    }
+}
+
+/// A set of anchor indices closed under "is in the causal past of": every index below `dense`,
+/// plus the indices `dense + j` for the bits `j` of `tail`. Anchors are numbered in arrival order,
+/// which follows causality, so the past of a new anchor is usually "everything so far" minus a few
+/// recent concurrent ones: a short tail, whatever the size of the history.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Past {
+    dense: u32,
+    tail: Bits,
+}
+
+impl Past {
+    pub(crate) fn get(&self, i: u32) -> bool {
+        i < self.dense || self.tail.get(i - self.dense)
+    }
+
+    pub(crate) fn set(&mut self, i: u32) {
+        if i >= self.dense {
+            self.tail.set(i - self.dense);
+            self.normalize();
+        }
+    }
+
+    pub(crate) fn union_with(&mut self, other: &Past) {
+        if other.dense > self.dense {
+            self.tail.shift_down(other.dense - self.dense);
+            self.dense = other.dense;
+        }
+        let base = self.dense;
+        for j in other.tail.ones() {
+            let i = other.dense + j;
+            if i >= base {
+                self.tail.set(i - base);
+            }
+        }
+        self.normalize();
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.dense == 0 && self.tail.is_empty()
+    }
+
+    /// Moves a run of set bits at the start of the tail into `dense`, so equal sets compare equal.
+    fn normalize(&mut self) {
+        let run = self.tail.leading_run();
+        if run > 0 {
+            self.tail.shift_down(run);
+            self.dense += run;
+        }
+    }
 }
 
 /// One anchor: its change, the anchors in its causal past, and (for every anchor) the rule
@@ -55,9 +152,9 @@ impl Bits {
 #[derive(Clone, Debug)]
 pub(crate) struct AnchorNode {
     /// Anchors strictly in the causal past.
-    pub past: Bits,
+    pub past: Past,
     /// Rule anchors strictly in the causal past (indices into the rule numbering).
-    pub rule_past: Bits,
+    pub rule_past: Past,
     /// This anchor's own rule index, if it is a rule anchor.
     pub rule: Option<u32>,
 }
@@ -98,8 +195,8 @@ impl Reach {
             self.frontier.insert(id, maximal.into_boxed_slice());
             return None;
         }
-        let mut past = Bits::default();
-        let mut rule_past = Bits::default();
+        let mut past = Past::default();
+        let mut rule_past = Past::default();
         for &f in &seen {
             if let Some(node) = self.anchors.get(f as usize) {
                 past.union_with(&node.past);
@@ -184,6 +281,35 @@ mod tests {
         b.union_with(&a);
         assert!(b.get(64) && b.get(130) && b.get(3));
         assert!(Bits::default().is_empty() && !b.is_empty());
+    }
+
+    #[test]
+    fn past_keeps_a_dense_prefix_and_a_tail() {
+        let mut p = Past::default();
+        for i in [0, 1, 2, 5, 130] {
+            p.set(i);
+        }
+        assert_eq!(p.dense, 3);
+        assert!(p.get(0) && p.get(2) && p.get(5) && p.get(130) && !p.get(3) && !p.get(129));
+        let mut q = Past::default();
+        for i in 0..7 {
+            q.set(i);
+        }
+        q.set(200);
+        p.union_with(&q);
+        assert_eq!(p.dense, 7, "0..7 all present now");
+        assert!(p.get(130) && p.get(200) && !p.get(7) && !p.get(131));
+        let mut r = Past::default();
+        for i in (0..7).chain([130, 200]) {
+            r.set(i);
+        }
+        assert_eq!(r, p, "one set, one representation");
+        let mut b = Bits::default();
+        b.set(1);
+        b.set(70);
+        b.set(140);
+        b.shift_down(65);
+        assert_eq!(b.ones().collect::<Vec<_>>(), vec![5, 75]);
     }
 
     /// g ← x ← A1 ← y ← A3, and g ← A2 (concurrent with A1): frontiers carry ancestry through

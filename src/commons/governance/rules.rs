@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::proposals::{Parameter, Proposal, Tally};
-use super::reach::{Bits, Reach};
+use super::reach::{Past, Reach};
 use super::Stamp;
 use crate::change::{ChangeId, GovernanceParams, ProposalKind};
 use crate::identity::AuthorId;
@@ -22,7 +22,7 @@ pub(crate) enum Cut<'a> {
     /// Every change held.
     All,
     /// The strict causal past of an anchor.
-    Past(&'a Bits),
+    Past(&'a Past),
 }
 
 impl Cut<'_> {
@@ -30,7 +30,7 @@ impl Cut<'_> {
     pub(crate) fn has(&self, a: u32) -> bool {
         match self {
             Cut::All => true,
-            Cut::Past(bits) => bits.get(a),
+            Cut::Past(past) => past.get(a),
         }
     }
 }
