@@ -102,10 +102,10 @@ fn trace_changes(patches: &[Patch]) -> (Vec<Change>, Vec<Vec<u8>>) {
         let a = k % AUTHORS;
         let d = &docs[a];
         if seen[a] < updates.len() {
-            let merged = yrs::merge_updates_v1(updates[seen[a]..].iter().map(|u| u.as_slice()))
+            let merged = yrs::merge_updates_v2(updates[seen[a]..].iter().map(|u| u.as_slice()))
                 .expect("merge");
             d.transact_mut()
-                .apply_update(Update::decode_v1(&merged).expect("decode"))
+                .apply_update(Update::decode_v2(&merged).expect("decode"))
                 .expect("apply");
         }
         let text = d.get_or_insert_text("text");
@@ -119,7 +119,7 @@ fn trace_changes(patches: &[Patch]) -> (Vec<Change>, Vec<Vec<u8>>) {
                     text.insert(&mut txn, *pos, ins);
                 }
             }
-            txn.encode_update_v1()
+            txn.encode_update_v2()
         };
         updates.push(update.clone());
         seen[a] = updates.len();
@@ -174,7 +174,7 @@ fn archive_changes() -> Vec<Change> {
             let mut txn = docs[a].transact_mut();
             let len = text.len(&txn);
             text.insert(&mut txn, (x % (u64::from(len) + 1)) as u32, "words");
-            txn.encode_update_v1()
+            txn.encode_update_v2()
         };
         let edit = TextEdit { nonce: 1, update };
         let op = match doc_ids[a] {
@@ -230,7 +230,7 @@ fn ledger_benches(c: &mut Criterion) {
             let d = ydoc(&identity(999), 1);
             let mut txn = d.transact_mut();
             for u in &updates {
-                txn.apply_update(Update::decode_v1(u).expect("decode"))
+                txn.apply_update(Update::decode_v2(u).expect("decode"))
                     .expect("apply");
             }
             drop(txn);

@@ -9,9 +9,17 @@ pub mod change;
 pub mod commons;
 pub mod dag;
 pub mod identity;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod relay;
 pub mod signal;
+pub mod sync;
 
 /// The crate version, as shown in the app.
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+
+pub mod store;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

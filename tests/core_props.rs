@@ -276,7 +276,7 @@ fn every_bad_change_gets_its_own_error_and_leaves_state_untouched() {
         let t = doc_y.get_or_insert_text("text");
         let mut txn = doc_y.transact_mut();
         t.insert(&mut txn, 0, "impersonated");
-        txn.encode_update_v1()
+        txn.encode_update_v2()
     };
     let forged_edit = Change::sign(
         &mallory,

@@ -323,7 +323,9 @@ fn a_long_history_converges() {
     let seed: u64 = std::env::var("GOV_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2);
+        // A seed whose history reaches every rule (re-pick it when the change format changes:
+        // other bytes, other ids, another random history).
+        .unwrap_or(6);
     let c = run(seed, 5, 300);
     eprintln!("{c:?}");
     assert!(

@@ -309,7 +309,7 @@ fn re_sent_items_and_deletions_earn_nothing() {
         for (k, clock) in txn.state_vector().iter() {
             since.set_max(*k, if *k == client { 2 } else { *clock });
         }
-        txn.encode_state_as_update_v1(&since)
+        txn.encode_state_as_update_v2(&since)
     };
     assert!(
         c.insert(&crafted(&c, &bo, doc, update).bytes)

@@ -121,14 +121,14 @@ impl Op {
     }
 }
 
-/// A CRDT (Yjs v1) update to a document's text, made under the CRDT client id derived from the
+/// A CRDT (Yjs v2) update to a document's text, made under the CRDT client id derived from the
 /// change's author and `nonce` (see [`crate::change::client_id`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextEdit {
     /// Chosen by the writer once per session, so one key used on two devices never reuses a
     /// CRDT client id.
     pub nonce: u32,
-    /// The Yjs update, version 1 encoding.
+    /// The Yjs update, version 2 encoding (`Y.applyUpdateV2` in Yjs).
     pub update: Vec<u8>,
 }
 

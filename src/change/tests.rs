@@ -95,7 +95,7 @@ fn foreign_client_update_is_refused() {
     let text = doc.get_or_insert_text("t");
     let mut txn = doc.transact_mut();
     text.insert(&mut txn, 0, "forged");
-    let update = txn.encode_update_v1();
+    let update = txn.encode_update_v2();
     drop(txn);
     assert_eq!(text.get_string(&doc.transact()), "forged");
     let op = Op::EditDocument {

@@ -166,7 +166,7 @@ impl Document {
         self.comments.insert(stamp, comment);
     }
 
-    /// Applies a (validated) CRDT update from a change, unless it was made locally and is already
+    /// Applies a (validated) CRDT update (Yjs v2 encoding) from a change, unless it was made locally and is already
     /// integrated. Returns (inserted, deleted) CRDT units for the history.
     pub(crate) fn apply_update(
         &mut self,
@@ -177,7 +177,7 @@ impl Document {
         let counts = update_counts(update);
         self.edits.insert(stamp);
         if !already_applied {
-            if let Ok(u) = Update::decode_v1(update) {
+            if let Ok(u) = Update::decode_v2(update) {
                 let mut txn = self.ydoc.transact_mut();
                 // Validation decoded this update already; a failure here would only leave it
                 // pending inside yrs, which every replica does alike.
@@ -205,7 +205,7 @@ impl Document {
                     continue;
                 }
                 for u in updates_of(id) {
-                    if let Ok(u) = Update::decode_v1(u) {
+                    if let Ok(u) = Update::decode_v2(u) {
                         let _ = txn.apply_update(u);
                     }
                 }
@@ -215,61 +215,9 @@ impl Document {
         self.text = text;
     }
 
-    /// Our client's clock in this document: where the next local item will start.
-    pub(crate) fn local_clock(&self, client: u64) -> u32 {
-        self.ydoc
-            .transact()
-            .state_vector()
-            .get(&yrs::block::ClientID::new(client))
-    }
-
-    /// One compact update for a batch of local keystrokes: the items our client created since
-    /// `start` as the document stores them (adjacent characters squashed into one item), plus the
-    /// batch's own deletions. `merge_updates_v1` alone keeps one item per keystroke, which is
-    /// about six times larger for typing. `None` when the encoding does not have the expected
-    /// shape; the caller then falls back to the merged update.
-    pub(crate) fn compact_local_update(
-        &self,
-        client: u64,
-        start: u32,
-        merged: &[u8],
-    ) -> Option<Vec<u8>> {
-        use yrs::updates::encoder::Encode;
-        let txn = self.ydoc.transact();
-        let now = txn.state_vector();
-        let mut since = yrs::StateVector::default();
-        for (c, clock) in now.iter() {
-            since.set_max(*c, *clock);
-        }
-        let me = yrs::block::ClientID::new(client);
-        let mut since = yrs::StateVector::new(
-            since
-                .iter()
-                .map(|(c, k)| (*c, if *c == me { start } else { *k }))
-                .collect(),
-        );
-        if !since.contains_client(&me) {
-            since.set_max(me, start);
-        }
-        let state = txn.encode_state_as_update_v1(&since);
-        // With every client at its current clock there are no blocks: a zero count, then the
-        // whole delete set — the suffix to replace with the batch's own deletions.
-        let full_ds = txn.encode_state_as_update_v1(&now);
-        let (&0, ds_suffix) = full_ds.split_first()? else {
-            return None;
-        };
-        let blocks = state.strip_suffix(ds_suffix)?;
-        let own_ds = Update::decode_v1(merged).ok()?.delete_set().encode_v1();
-        let mut out = Vec::with_capacity(blocks.len() + own_ds.len());
-        out.extend_from_slice(blocks);
-        out.extend_from_slice(&own_ds);
-        Update::decode_v1(&out).ok()?;
-        Some(out)
-    }
-
     /// Re-integrates a local, unflushed update after a rebuild.
     pub(crate) fn reapply_local(&mut self, update: &[u8]) {
-        if let Ok(u) = Update::decode_v1(update) {
+        if let Ok(u) = Update::decode_v2(update) {
             let _ = self.ydoc.transact_mut().apply_update(u);
         }
     }
@@ -284,7 +232,7 @@ impl Document {
 
 /// Units inserted and deleted by an update.
 pub fn update_counts(update: &[u8]) -> (u64, u64) {
-    let Ok(u) = Update::decode_v1(update) else {
+    let Ok(u) = Update::decode_v2(update) else {
         return (0, 0);
     };
     let sum = |set: &yrs::IdSet| -> u64 {

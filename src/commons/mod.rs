@@ -191,9 +191,10 @@ impl Commons {
     fn apply_state(&mut self, id: &ChangeId, local: bool) {
         let Some(node) = self.dag.get(id) else { return };
         if self.gov.is_excluded(id) {
+            governance::tombstone::apply_void_text(&self.dag, &mut self.documents, id);
             return;
         }
-        let edits = self.gov.edits_apply(id);
+        let edits = self.gov.text_applies(id);
         let stamp = (node.depth, *id);
         let change = &node.change;
         let author = change.body.author;
@@ -226,6 +227,9 @@ impl Commons {
                 &mut self.documents,
                 &mut self.tasks,
             );
+        }
+        if !edits {
+            governance::tombstone::apply_void_text(&self.dag, &mut self.documents, id);
         }
         // After the ops, so that a document this change creates exists.
         let founder = self.dag.get(&self.id).map(|n| n.change.body.author);
@@ -382,7 +386,7 @@ fn apply_op(
 }
 
 /// The text updates change `id` carries for document `doc`.
-fn text_updates<'a>(dag: &'a Dag, id: &ChangeId, doc: &ChangeId) -> Vec<&'a [u8]> {
+pub(crate) fn text_updates<'a>(dag: &'a Dag, id: &ChangeId, doc: &ChangeId) -> Vec<&'a [u8]> {
     let Some(node) = dag.get(id) else {
         return vec![];
     };

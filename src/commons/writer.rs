@@ -42,8 +42,6 @@ pub enum CommonsError {
 #[derive(Default)]
 pub(crate) struct Batch {
     open: BTreeMap<ChangeId, Vec<Vec<u8>>>,
-    /// Our client's clock in each document when the open group first touched it.
-    open_start: BTreeMap<ChangeId, u32>,
     open_units: u64,
     open_bytes: usize,
     sealed: Vec<BTreeMap<ChangeId, Vec<Vec<u8>>>>,
@@ -70,9 +68,6 @@ impl Batch {
         if !self.open.is_empty() {
             self.sealed.push(std::mem::take(&mut self.open));
         }
-        // Compaction needs a group's clock range to end at the document's current clock: only
-        // a lone group has that, so sealing a second one gives up compaction.
-        self.open_start.clear();
         self.open_units = 0;
         self.open_bytes = 0;
     }
@@ -105,20 +100,19 @@ impl Commons {
             });
         }
         let text = d.ytext().clone();
-        if !local.batch.open.contains_key(doc) && local.batch.sealed.is_empty() {
-            local
-                .batch
-                .open_start
-                .insert(*doc, d.local_clock(local.client));
-        }
         if delete > 0 {
             let mut txn = d.ydoc.transact_mut();
             text.remove_range(&mut txn, index as u32, delete as u32);
-            push(&mut local.batch, doc, txn.encode_update_v1(), 0);
+            push(&mut local.batch, doc, txn.encode_update_v2(), 0);
         }
         // A long paste goes in pieces so that no change exceeds the protocol's limits.
         let mut at = index as u32;
-        for piece in utf16_pieces(insert, (BATCH_INSERT_UNITS / 2) as usize) {
+        let pieces = if insert.is_empty() {
+            vec![]
+        } else {
+            utf16_pieces(insert, (BATCH_INSERT_UNITS / 2) as usize)
+        };
+        for piece in pieces {
             let units = piece.encode_utf16().count() as u64;
             if local.batch.open_units + units > BATCH_INSERT_UNITS
                 || local.batch.open_bytes > BATCH_BYTES
@@ -127,7 +121,7 @@ impl Commons {
             }
             let mut txn = d.ydoc.transact_mut();
             text.insert(&mut txn, at, piece);
-            push(&mut local.batch, doc, txn.encode_update_v1(), units);
+            push(&mut local.batch, doc, txn.encode_update_v2(), units);
             at += units as u32;
         }
         Ok(())
@@ -144,23 +138,17 @@ impl Commons {
         let Some(local) = self.local.as_mut() else {
             return Ok(vec![]);
         };
-        let starts = std::mem::take(&mut local.batch.open_start);
-        let lone = local.batch.sealed.is_empty();
         local.batch.seal();
         let groups = std::mem::take(&mut local.batch.sealed);
-        let client = local.client;
         let mut out = Vec::with_capacity(groups.len());
         for group in groups {
             let nonce = local_nonce(self)?;
             let mut ops = Vec::with_capacity(group.len());
             for (doc, updates) in group {
-                let merged = yrs::merge_updates_v1(updates.iter().map(|u| u.as_slice()))
+                // Yjs v2 encoding is columnar: merging a pause's keystroke updates in v2 is about
+                // four times smaller than in v1, without scanning the document.
+                let update = yrs::merge_updates_v2(updates.iter().map(|u| u.as_slice()))
                     .map_err(|e| ChangeError::InvalidOp(format!("merging local edits: {e}")))?;
-                let compact = match (lone, starts.get(&doc), self.documents.get(&doc)) {
-                    (true, Some(start), Some(d)) => d.compact_local_update(client, *start, &merged),
-                    _ => None,
-                };
-                let update = compact.unwrap_or(merged);
                 ops.push(Op::EditDocument {
                     doc,
                     edit: TextEdit { nonce, update },
@@ -196,7 +184,7 @@ impl Commons {
         let update = {
             let mut txn = ydoc.transact_mut();
             ytext.insert(&mut txn, 0, first);
-            txn.encode_update_v1()
+            txn.encode_update_v2()
         };
         let op = Op::CreateDocument {
             title: title.to_string(),

@@ -59,6 +59,32 @@ pub enum SignalBody {
     },
     /// "I am leaving".
     Bye,
+    /// A message between two peers' sync nodes (`sync::node`): an opaque envelope around a WebRTC
+    /// signal or a refusal, with whether the sender dials. `data` is its base64.
+    Mesh { dialer: bool, data: String },
+}
+
+impl SignalBody {
+    /// Wraps a sync node's message for the relay.
+    pub fn mesh(dialer: bool, payload: &[u8]) -> SignalBody {
+        use base64::Engine;
+        SignalBody::Mesh {
+            dialer,
+            data: base64::engine::general_purpose::STANDARD.encode(payload),
+        }
+    }
+
+    /// The sync node's message carried by a [`SignalBody::Mesh`] (None for other bodies, or
+    /// data that is not base64).
+    pub fn mesh_payload(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        match self {
+            SignalBody::Mesh { data, .. } => {
+                base64::engine::general_purpose::STANDARD.decode(data).ok()
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Signal {

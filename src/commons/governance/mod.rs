@@ -24,6 +24,7 @@ mod proposals;
 mod reach;
 mod revert;
 mod rules;
+pub(crate) mod tombstone;
 mod validation;
 pub mod views;
 
@@ -404,10 +405,28 @@ impl Governance {
         self.reverted.contains_key(id)
     }
 
-    /// Whether the text edits a change carries apply: false only for a revert made by someone who
-    /// was not a member in its causal past (it has no effect at all).
-    pub fn edits_apply(&self, id: &ChangeId) -> bool {
-        self.reverts.get(id).is_none_or(|r| r.valid)
+    /// Whether the text edits a change carries take effect. They do not for a change a block
+    /// leaves out, for a revert whose author was not a member in its causal past, and for a revert
+    /// of a change whose text does not take effect (there is nothing to undo). Such edits are
+    /// integrated as tombstones ([`tombstone`]).
+    pub fn text_applies(&self, id: &ChangeId) -> bool {
+        let mut stack = vec![*id];
+        let mut seen = HashSet::new();
+        while let Some(c) = stack.pop() {
+            if !seen.insert(c) {
+                continue;
+            }
+            if self.excluded.contains(&c) {
+                return false;
+            }
+            if let Some(r) = self.reverts.get(&c) {
+                if !r.valid {
+                    return false;
+                }
+                stack.extend(r.targets.iter().copied());
+            }
+        }
+        true
     }
 
     /// The founder's key.

@@ -142,30 +142,36 @@ impl Commons {
         undo.expand_scope(&ydoc, &text);
         undo.include_origin(TRACKED);
         for (_, id) in &d.edits {
-            if self.gov.is_excluded(id) {
-                continue;
-            }
+            // The same updates, in the same order, as the replica's own document holds.
+            let raw = crate::commons::text_updates(&self.dag, id, &d.id);
+            let updates: Vec<Vec<u8>> = if self.gov.text_applies(id) {
+                raw.iter().map(|u| u.to_vec()).collect()
+            } else {
+                raw.iter()
+                    .flat_map(|u| super::tombstone::tombstone(u))
+                    .collect()
+            };
             let mut txn = if id == source {
                 ydoc.transact_mut_with(TRACKED)
             } else {
                 ydoc.transact_mut()
             };
-            for u in crate::commons::text_updates(&self.dag, id, &d.id) {
-                let u = Update::decode_v1(u).map_err(|e| bad(format!("stored edit: {e}")))?;
+            for u in &updates {
+                let u = Update::decode_v2(u).map_err(|e| bad(format!("stored edit: {e}")))?;
                 txn.apply_update(u)
                     .map_err(|e| bad(format!("replaying an edit: {e}")))?;
             }
         }
         let captured: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
         let sink = captured.clone();
-        ydoc.observe_update_v1(TRACKED, move |_, e| {
+        ydoc.observe_update_v2(TRACKED, move |_, e| {
             if let Ok(mut v) = sink.lock() {
                 v.push(e.update.clone());
             }
         })
         .map_err(|e| bad(format!("observing the undo: {e}")))?;
         let changed = undo.undo_blocking();
-        let _ = ydoc.unobserve_update_v1(TRACKED);
+        let _ = ydoc.unobserve_update_v2(TRACKED);
         drop(undo);
         if !changed {
             return Ok(None);
@@ -174,7 +180,7 @@ impl Commons {
             .lock()
             .map(|v| v.clone())
             .map_err(|_| bad("undo capture poisoned".into()))?;
-        let merged = yrs::merge_updates_v1(updates.iter().map(|u| u.as_slice()))
+        let merged = yrs::merge_updates_v2(updates.iter().map(|u| u.as_slice()))
             .map_err(|e| bad(format!("merging the undo: {e}")))?;
         Ok(Some(merged))
     }

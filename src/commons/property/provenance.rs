@@ -119,7 +119,7 @@ pub(crate) struct Provenance {
 impl Provenance {
     /// Records the items an update inserts and the ids it deletes as `change`'s.
     pub(crate) fn record(&mut self, update: &[u8], change: ChangeId, stamp: Stamp) {
-        let Ok(u) = Update::decode_v1(update) else {
+        let Ok(u) = Update::decode_v2(update) else {
             return;
         };
         let claim = |end| Claim { end, change, stamp };

@@ -153,3 +153,48 @@ fn backoff_doubles_and_silence_triggers_reconnect() {
     assert_eq!(drain(&mut a), vec![SignalOutput::Close(0)]);
     assert!(!a.online());
 }
+
+/// A sync node's opaque message (any bytes) and its dialer flag cross the relay intact, sealed.
+#[test]
+fn mesh_messages_carry_opaque_bytes_and_the_dialer_flag() {
+    let mut a = SignalClient::new(room(), "a".into(), vec!["ws://r".into()]);
+    let mut b = SignalClient::new(room(), "b".into(), vec!["ws://r".into()]);
+    for c in [&mut a, &mut b] {
+        c.tick(0);
+        c.on_open(0, 1, [3; 24]);
+        drain(c);
+    }
+    let payload: Vec<u8> = (0..=255u8).chain([0x01, 0xff, 0x00]).collect();
+    let signal = Signal {
+        from: "a".into(),
+        to: Some("b".into()),
+        body: SignalBody::mesh(true, &payload),
+    };
+    a.publish(&signal, [9; 24]);
+    let sent: Vec<String> = drain(&mut a)
+        .into_iter()
+        .filter_map(|o| match o {
+            SignalOutput::Send(_, t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        !sent[0].contains("mesh"),
+        "the relay sees only the sealed payload"
+    );
+    b.on_text(0, 2, &sent[0]);
+    match drain(&mut b).as_slice() {
+        [SignalOutput::Signal(s)] => {
+            assert_eq!(s.body, SignalBody::mesh(true, &payload));
+            assert_eq!(s.body.mesh_payload(), Some(payload));
+        }
+        other => panic!("expected the signal, got {other:?}"),
+    }
+    assert_eq!(SignalBody::Announce.mesh_payload(), None);
+    let bad = SignalBody::Mesh {
+        dialer: false,
+        data: "not base64!".into(),
+    };
+    assert_eq!(bad.mesh_payload(), None);
+}

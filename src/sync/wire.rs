@@ -1,0 +1,553 @@
+//! Wire messages of the sync protocol: one type byte, then the body in postcard.
+//!
+//! Unknown type bytes decode to `None` so that newer peers can add messages that older ones skip;
+//! a known type whose body does not parse is malformed. Bodies may carry trailing bytes (fields
+//! a newer version appended), which are ignored. docs/PROTOCOL.md documents every message.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{ChangeId, PeerId};
+
+/// The protocol version carried in hello. Peers speaking another version are refused.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Most bytes of free text in a close message.
+pub const MAX_CLOSE_DETAIL: usize = 200;
+
+/// A message type byte.
+mod ty {
+    pub const HELLO: u8 = 0x01;
+    pub const CLOSE: u8 = 0x02;
+    pub const PING: u8 = 0x03;
+    pub const PONG: u8 = 0x04;
+    pub const QUERY: u8 = 0x10;
+    pub const REPLY: u8 = 0x11;
+    pub const DONE: u8 = 0x12;
+    pub const WANT: u8 = 0x20;
+    pub const PUSH: u8 = 0x21;
+    pub const DELIVER: u8 = 0x22;
+    pub const HAVE: u8 = 0x23;
+    pub const PRUNE: u8 = 0x24;
+    pub const PEERS: u8 = 0x30;
+    pub const SIGNAL: u8 = 0x31;
+    pub const REFUSE: u8 = 0x32;
+}
+
+/// A byte string that postcard writes as length + raw bytes and reads without copying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Bytes<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de [u8]>::deserialize(d).map(Bytes)
+    }
+}
+
+/// Lists of fixed-size ids (change ids, peer ids) travel as one byte string of the ids end to
+/// end: compact, and read without a step per byte.
+mod id_list {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer, const N: usize>(
+        ids: &[[u8; N]],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(ids.as_flattened())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<Vec<[u8; N]>, D::Error> {
+        let bytes = <&'de [u8]>::deserialize(d)?;
+        if bytes.len() % N != 0 {
+            return Err(D::Error::custom(
+                "id list length is not a multiple of the id size",
+            ));
+        }
+        Ok(bytes
+            .chunks_exact(N)
+            .map(|c| {
+                let mut id = [0u8; N];
+                id.copy_from_slice(c);
+                id
+            })
+            .collect())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Ids<const N: usize>(#[serde(with = "id_list")] Vec<[u8; N]>);
+
+/// Why a connection was closed, as a stable code on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CloseReason {
+    /// An orderly close with nothing wrong.
+    Normal,
+    /// The peers speak different protocol versions.
+    VersionMismatch,
+    /// The peers replicate different commons.
+    CommonsMismatch,
+    /// The peer sent bytes that do not follow the protocol.
+    Malformed,
+    /// The peer's misbehaviour score passed the bound.
+    Misbehaving,
+    /// The peer stopped answering.
+    Timeout,
+    /// The node already has as many connections as it keeps.
+    Full,
+    /// There is already a connection between these two peers.
+    Duplicate,
+    /// The node is shutting down.
+    Shutdown,
+    /// A code this build does not know (sent by a newer peer).
+    Other(u8),
+}
+
+impl CloseReason {
+    /// The code on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            CloseReason::Normal => 0,
+            CloseReason::VersionMismatch => 1,
+            CloseReason::CommonsMismatch => 2,
+            CloseReason::Malformed => 3,
+            CloseReason::Misbehaving => 4,
+            CloseReason::Timeout => 5,
+            CloseReason::Full => 6,
+            CloseReason::Duplicate => 7,
+            CloseReason::Shutdown => 8,
+            CloseReason::Other(c) => c,
+        }
+    }
+
+    /// Reads a code from the wire.
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            0 => CloseReason::Normal,
+            1 => CloseReason::VersionMismatch,
+            2 => CloseReason::CommonsMismatch,
+            3 => CloseReason::Malformed,
+            4 => CloseReason::Misbehaving,
+            5 => CloseReason::Timeout,
+            6 => CloseReason::Full,
+            7 => CloseReason::Duplicate,
+            8 => CloseReason::Shutdown,
+            c => CloseReason::Other(c),
+        }
+    }
+}
+
+/// The first message each side sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`] of the sender.
+    pub version: u16,
+    /// The commons the sender replicates (its genesis change id).
+    pub commons: [u8; 32],
+    /// The sender's peer id in the mesh.
+    pub peer: [u8; 16],
+    /// True when the sender has already received the receiver's hello.
+    pub ack: bool,
+    /// How many changes the sender holds (the side holding more leads reconciliation).
+    pub items: u64,
+}
+
+/// A relayed WebRTC signal (SDP or ICE candidate), opaque to the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal<'a> {
+    /// The peer that produced the signal.
+    pub from: [u8; 16],
+    /// The peer it is for.
+    pub to: [u8; 16],
+    /// True when `from` started the connection (its signals are offers).
+    pub dialer: bool,
+    /// The shell's payload.
+    #[serde(borrow)]
+    pub payload: Bytes<'a>,
+}
+
+/// One protocol message, borrowing its byte strings from the received buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// Protocol version, commons and peer id.
+    Hello(Hello),
+    /// The sender closes the connection, with a reason code and free text.
+    Close {
+        /// Why.
+        reason: CloseReason,
+        /// Human-readable detail (at most [`MAX_CLOSE_DETAIL`] bytes are sent).
+        detail: &'a str,
+    },
+    /// Keepalive and round-trip probe.
+    Ping(u64),
+    /// Answer to a ping, echoing its number.
+    Pong(u64),
+    /// A reconciliation message from the side that started reconciliation `recon`.
+    Query {
+        /// Which reconciliation (numbered by its initiator).
+        recon: u32,
+        /// Round within it.
+        round: u32,
+        /// The negentropy message.
+        payload: Bytes<'a>,
+    },
+    /// The answer to a [`Message::Query`].
+    Reply {
+        /// Which reconciliation.
+        recon: u32,
+        /// The round being answered.
+        round: u32,
+        /// The negentropy message.
+        payload: Bytes<'a>,
+    },
+    /// The initiator of `recon` has sent every change it found the receiver lacks.
+    Done(u32),
+    /// Please send these changes; `graft` also asks to be pushed new changes eagerly again.
+    Want {
+        /// The ids wanted.
+        ids: Vec<[u8; 32]>,
+        /// Gossip repair: the sender missed a change announced lazily.
+        graft: bool,
+    },
+    /// New changes pushed eagerly by gossip.
+    Push(Vec<Bytes<'a>>),
+    /// Changes sent because reconciliation or a want found the receiver lacks them.
+    Deliver(Vec<Bytes<'a>>),
+    /// Lazy gossip: the sender has these new changes.
+    Have(Vec<[u8; 32]>),
+    /// Stop pushing me changes of these origins (author keys) eagerly; announce them with
+    /// [`Message::Have`] instead.
+    Prune(Vec<[u8; 32]>),
+    /// Some peers the sender is connected to, for introductions.
+    Peers(Vec<[u8; 16]>),
+    /// A signal to relay to, or addressed to, a peer.
+    Signal(Signal<'a>),
+    /// `to` will not accept a connection from `from` (it is full).
+    Refuse {
+        /// The peer that dialed.
+        from: [u8; 16],
+        /// The peer that refuses.
+        to: [u8; 16],
+    },
+}
+
+/// A message body that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The message had no type byte.
+    #[error("empty message")]
+    Empty,
+    /// The body of a known message type did not parse.
+    #[error("message of type {0:#04x} has a malformed body")]
+    BadBody(u8),
+}
+
+#[derive(Serialize, Deserialize)]
+struct CloseBody<'a> {
+    code: u8,
+    #[serde(borrow)]
+    detail: &'a str,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReconBody<'a> {
+    recon: u32,
+    round: u32,
+    #[serde(borrow)]
+    payload: Bytes<'a>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WantBody {
+    #[serde(with = "id_list")]
+    ids: Vec<[u8; 32]>,
+    graft: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RefuseBody {
+    from: [u8; 16],
+    to: [u8; 16],
+}
+
+fn put<T: Serialize>(ty: u8, body: &T) -> Vec<u8> {
+    // Serializing plain structs into a Vec cannot fail.
+    postcard::to_extend(body, vec![ty]).unwrap_or_else(|_| vec![ty])
+}
+
+fn get<'a, T: Deserialize<'a>>(ty: u8, body: &'a [u8]) -> Result<T, WireError> {
+    postcard::take_from_bytes(body)
+        .map(|(v, _rest)| v)
+        .map_err(|_| WireError::BadBody(ty))
+}
+
+impl<'a> Message<'a> {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Message::Hello(h) => put(ty::HELLO, h),
+            Message::Close { reason, detail } => {
+                let detail = truncate(detail, MAX_CLOSE_DETAIL);
+                put(
+                    ty::CLOSE,
+                    &CloseBody {
+                        code: reason.code(),
+                        detail,
+                    },
+                )
+            }
+            Message::Ping(n) => put(ty::PING, n),
+            Message::Pong(n) => put(ty::PONG, n),
+            Message::Query {
+                recon,
+                round,
+                payload,
+            } => put(ty::QUERY, &recon_body(*recon, *round, *payload)),
+            Message::Reply {
+                recon,
+                round,
+                payload,
+            } => put(ty::REPLY, &recon_body(*recon, *round, *payload)),
+            Message::Done(recon) => put(ty::DONE, recon),
+            Message::Want { ids, graft } => put(
+                ty::WANT,
+                &WantBody {
+                    ids: ids.clone(),
+                    graft: *graft,
+                },
+            ),
+            Message::Push(changes) => put(ty::PUSH, changes),
+            Message::Deliver(changes) => put(ty::DELIVER, changes),
+            Message::Have(ids) => put(ty::HAVE, &Ids(ids.clone())),
+            Message::Prune(origins) => put(ty::PRUNE, &Ids(origins.clone())),
+            Message::Peers(peers) => put(ty::PEERS, &Ids(peers.clone())),
+            Message::Signal(s) => put(ty::SIGNAL, s),
+            Message::Refuse { from, to } => put(
+                ty::REFUSE,
+                &RefuseBody {
+                    from: *from,
+                    to: *to,
+                },
+            ),
+        }
+    }
+
+    /// Decodes a message; `Ok(None)` for a type this build does not know.
+    pub fn decode(bytes: &'a [u8]) -> Result<Option<Self>, WireError> {
+        let (&t, body) = bytes.split_first().ok_or(WireError::Empty)?;
+        let msg = match t {
+            ty::HELLO => Message::Hello(get(t, body)?),
+            ty::CLOSE => {
+                let c: CloseBody = get(t, body)?;
+                Message::Close {
+                    reason: CloseReason::from_code(c.code),
+                    detail: c.detail,
+                }
+            }
+            ty::PING => Message::Ping(get(t, body)?),
+            ty::PONG => Message::Pong(get(t, body)?),
+            ty::QUERY => {
+                let r: ReconBody = get(t, body)?;
+                Message::Query {
+                    recon: r.recon,
+                    round: r.round,
+                    payload: r.payload,
+                }
+            }
+            ty::REPLY => {
+                let r: ReconBody = get(t, body)?;
+                Message::Reply {
+                    recon: r.recon,
+                    round: r.round,
+                    payload: r.payload,
+                }
+            }
+            ty::DONE => Message::Done(get(t, body)?),
+            ty::WANT => {
+                let w: WantBody = get(t, body)?;
+                Message::Want {
+                    ids: w.ids,
+                    graft: w.graft,
+                }
+            }
+            ty::PUSH => Message::Push(get(t, body)?),
+            ty::DELIVER => Message::Deliver(get(t, body)?),
+            ty::HAVE => Message::Have(get::<Ids<32>>(t, body)?.0),
+            ty::PRUNE => Message::Prune(get::<Ids<32>>(t, body)?.0),
+            ty::PEERS => Message::Peers(get::<Ids<16>>(t, body)?.0),
+            ty::SIGNAL => Message::Signal(get(t, body)?),
+            ty::REFUSE => {
+                let r: RefuseBody = get(t, body)?;
+                Message::Refuse {
+                    from: r.from,
+                    to: r.to,
+                }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(msg))
+    }
+}
+
+fn recon_body(recon: u32, round: u32, payload: Bytes<'_>) -> ReconBody<'_> {
+    ReconBody {
+        recon,
+        round,
+        payload,
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Bytes of a `Push`/`Deliver` message carrying changes of these sizes (type byte, count, lengths).
+pub fn changes_message_len(sizes: impl Iterator<Item = usize>) -> usize {
+    let mut count = 0usize;
+    let mut total = 1usize;
+    for s in sizes {
+        count += 1;
+        total += varint_len(s as u64) + s;
+    }
+    total + varint_len(count as u64)
+}
+
+/// Length of a postcard varint.
+pub fn varint_len(n: u64) -> usize {
+    let bits = 64 - n.max(1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+/// Converts wire ids into change ids.
+pub fn to_change_ids(ids: &[[u8; 32]]) -> Vec<ChangeId> {
+    ids.iter().map(|b| ChangeId(*b)).collect()
+}
+
+/// Converts wire peer ids into peer ids.
+pub fn to_peer_ids(ids: &[[u8; 16]]) -> Vec<PeerId> {
+    ids.iter().map(|b| PeerId(*b)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<Message<'static>> {
+        vec![
+            Message::Hello(Hello {
+                version: PROTOCOL_VERSION,
+                commons: [3; 32],
+                peer: [4; 16],
+                ack: true,
+                items: 12345,
+            }),
+            Message::Close {
+                reason: CloseReason::CommonsMismatch,
+                detail: "wrong commons",
+            },
+            Message::Ping(77),
+            Message::Pong(u64::MAX),
+            Message::Query {
+                recon: 1,
+                round: 2,
+                payload: Bytes(b"neg"),
+            },
+            Message::Reply {
+                recon: 1,
+                round: 2,
+                payload: Bytes(b""),
+            },
+            Message::Done(9),
+            Message::Want {
+                ids: vec![[1; 32], [2; 32]],
+                graft: true,
+            },
+            Message::Push(vec![Bytes(b"a"), Bytes(&[0; 300])]),
+            Message::Deliver(vec![]),
+            Message::Have(vec![[5; 32]]),
+            Message::Prune(vec![[8; 32]]),
+            Message::Peers(vec![[6; 16], [7; 16]]),
+            Message::Signal(Signal {
+                from: [1; 16],
+                to: [2; 16],
+                dialer: true,
+                payload: Bytes(b"{\"sdp\":1}"),
+            }),
+            Message::Refuse {
+                from: [1; 16],
+                to: [2; 16],
+            },
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for m in samples() {
+            let bytes = m.encode();
+            assert_eq!(Message::decode(&bytes).unwrap(), Some(m));
+        }
+    }
+
+    #[test]
+    fn unknown_types_are_skipped_and_bad_bodies_refused() {
+        assert_eq!(Message::decode(&[0x7f, 1, 2, 3]), Ok(None));
+        assert_eq!(Message::decode(&[]), Err(WireError::Empty));
+        assert_eq!(Message::decode(&[ty::HELLO, 1]), Err(WireError::BadBody(1)));
+        // A Want announcing more id bytes than it carries.
+        assert_eq!(
+            Message::decode(&[ty::WANT, 200, 1]),
+            Err(WireError::BadBody(ty::WANT))
+        );
+        // An id list that is not a whole number of ids.
+        assert_eq!(
+            Message::decode(&[ty::HAVE, 3, 1, 2, 3]),
+            Err(WireError::BadBody(ty::HAVE))
+        );
+    }
+
+    #[test]
+    fn trailing_fields_from_newer_versions_are_ignored() {
+        let mut bytes = Message::Ping(5).encode();
+        bytes.extend_from_slice(&[9, 9, 9]);
+        assert_eq!(Message::decode(&bytes), Ok(Some(Message::Ping(5))));
+    }
+
+    #[test]
+    fn changes_length_formula_matches_encoding() {
+        let a = vec![0u8; 5];
+        let b = vec![1u8; 200];
+        let m = Message::Push(vec![Bytes(&a), Bytes(&b)]);
+        assert_eq!(
+            m.encode().len(),
+            changes_message_len([5usize, 200].into_iter())
+        );
+    }
+
+    #[test]
+    fn long_close_detail_is_cut_on_a_char_boundary() {
+        let long = "é".repeat(300);
+        let m = Message::Close {
+            reason: CloseReason::Normal,
+            detail: &long,
+        };
+        match Message::decode(&m.encode()).unwrap() {
+            Some(Message::Close { detail, .. }) => assert!(detail.len() <= MAX_CLOSE_DETAIL),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

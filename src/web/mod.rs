@@ -1,0 +1,27 @@
+//! The browser shell (wasm32 only): the API exported to JavaScript through wasm-bindgen.
+//!
+//! Every export that can fail returns `Result<_, JsError>`, so JavaScript receives an `Error`
+//! whose message says what to do; nothing is meant to panic across the boundary, and should a bug
+//! panic anyway, the panic hook prints it to the console instead of an opaque `unreachable`.
+
+pub mod api;
+mod app_extras;
+mod identity;
+pub mod runtime;
+
+pub use api::WebCommons;
+pub use identity::WebIdentity;
+
+use wasm_bindgen::prelude::*;
+
+/// Runs when the module is instantiated: installs the panic hook (calling it again does nothing).
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// The version of peer-commons compiled into this module, e.g. `"0.1.0"`.
+#[wasm_bindgen]
+pub fn version() -> String {
+    crate::version().to_string()
+}

@@ -1,0 +1,146 @@
+//! A peer that sends garbage: it gets itself connected like anyone (through the relay), then
+//! floods its channels with noise, or with well-framed messages carrying invalid changes and
+//! unknown message types.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use peer_commons::change::ChangeId;
+use peer_commons::sync::frame::{Outbox, Priority};
+use peer_commons::sync::wire::{Bytes, Hello, Message, PROTOCOL_VERSION};
+use peer_commons::sync::{ConnId, PeerId};
+use rand::Rng;
+
+use super::world::{Slot, World};
+
+/// What the garbage peer sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Random bytes.
+    Noise,
+    /// A proper hello, then invalid changes, unknown message types and bogus requests.
+    BadChanges,
+}
+
+pub struct Garbage {
+    pub id: PeerId,
+    pub commons: ChangeId,
+    pub mode: Mode,
+    pub conns: BTreeSet<ConnId>,
+    pub pending: BTreeSet<PeerId>,
+    outboxes: BTreeMap<ConnId, Outbox>,
+    /// Chunks sent in all.
+    pub sent: u64,
+}
+
+impl Garbage {
+    pub fn new(id: PeerId, commons: ChangeId, mode: Mode) -> Self {
+        Garbage {
+            id,
+            commons,
+            mode,
+            conns: BTreeSet::new(),
+            pending: BTreeSet::new(),
+            outboxes: BTreeMap::new(),
+            sent: 0,
+        }
+    }
+}
+
+impl World {
+    /// Every 200 ms: asks random honest peers for a connection, and floods open channels.
+    pub(super) fn garbage_tick(&mut self, at: usize) {
+        let honest = self.honest_indices();
+        if honest.is_empty() {
+            return;
+        }
+        for _ in 0..2 {
+            let j = honest[self.rng.gen_range(0..honest.len())];
+            let Some(target) = self.id_of(j) else {
+                continue;
+            };
+            if let Slot::Garbage(g) = &mut self.slots[at] {
+                g.pending.insert(target);
+            }
+            // The node's relay envelope: kind 1 (a signal), then the offer.
+            self.relay(at, target, true, b"\x01offer".to_vec());
+        }
+        let conns: Vec<ConnId> = match &self.slots[at] {
+            Slot::Garbage(g) => g.conns.iter().copied().collect(),
+            _ => return,
+        };
+        for conn in conns {
+            self.garbage_send(at, conn);
+        }
+    }
+
+    /// Sends one burst of garbage on a channel.
+    pub(super) fn garbage_send(&mut self, at: usize, conn: ConnId) {
+        let Slot::Garbage(g) = &self.slots[at] else {
+            return;
+        };
+        let (mode, id, commons) = (g.mode, g.id, g.commons);
+        let mut chunks = Vec::new();
+        match mode {
+            Mode::Noise => {
+                for _ in 0..5 {
+                    let len = self.rng.gen_range(1..2000);
+                    chunks.push((0..len).map(|_| self.rng.gen::<u8>()).collect::<Vec<u8>>());
+                }
+            }
+            Mode::BadChanges => {
+                let fresh = match &self.slots[at] {
+                    Slot::Garbage(g) => !g.outboxes.contains_key(&conn),
+                    _ => false,
+                };
+                let mut msgs = Vec::new();
+                if fresh {
+                    msgs.push(
+                        Message::Hello(Hello {
+                            version: PROTOCOL_VERSION,
+                            commons: commons.0,
+                            peer: id.0,
+                            ack: true,
+                            items: 0,
+                        })
+                        .encode(),
+                    );
+                }
+                let junk: Vec<Vec<u8>> = (0..4)
+                    .map(|_| {
+                        let len = self.rng.gen_range(70..600);
+                        (0..len).map(|_| self.rng.gen::<u8>()).collect()
+                    })
+                    .collect();
+                // Half of them a real change with one byte flipped: a bad signature.
+                let mut forged = self.genesis.clone();
+                let k = self.rng.gen_range(0..forged.len());
+                forged[k] ^= 0x40;
+                let mut parts: Vec<Bytes<'_>> = junk.iter().map(|j| Bytes(j)).collect();
+                parts.push(Bytes(&forged));
+                msgs.push(Message::Push(parts).encode());
+                msgs.push(vec![0x7d, 1, 2, 3]); // an unknown message type
+                let ids: Vec<[u8; 32]> = (0..50).map(|_| self.rng.gen()).collect();
+                msgs.push(Message::Want { ids, graft: true }.encode());
+                let Slot::Garbage(g) = &mut self.slots[at] else {
+                    return;
+                };
+                let outbox = g
+                    .outboxes
+                    .entry(conn)
+                    .or_insert_with(|| Outbox::new(16 * 1024));
+                for m in msgs {
+                    outbox.push(m, Priority::Control);
+                }
+                while let Some(c) = outbox.next_chunk() {
+                    chunks.push(c);
+                }
+            }
+        }
+        if let Slot::Garbage(g) = &mut self.slots[at] {
+            g.sent += chunks.len() as u64;
+        }
+        for c in chunks {
+            self.send_raw(conn, c);
+        }
+    }
+}

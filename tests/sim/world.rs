@@ -1,0 +1,683 @@
+//! The simulated world: peers (honest nodes, garbage senders, crashed ones), the network, and
+//! the shell logic that connects them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use peer_commons::change::{ChangeId, Charter, GovernanceParams};
+use peer_commons::commons::Commons;
+use peer_commons::identity::Identity;
+use peer_commons::sync::{ConnId, Node, NodeConfig, NodeEvent, NodeInput, NodeOutput, PeerId};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::garbage::Garbage;
+use super::net::{Ev, LinkSpec, Net, Queue, Time};
+
+/// Settings of a world.
+#[derive(Debug, Clone)]
+pub struct WorldConfig {
+    pub link: LinkSpec,
+    pub node: NodeConfig,
+    /// One-way delay of a signal through the relay.
+    pub relay_ms: u64,
+    /// Time from answer to open channel (ICE + DTLS).
+    pub connect_ms: u64,
+    /// Time before an impossible connection attempt fails.
+    pub ice_fail_ms: u64,
+    /// Time before the peers of a crashed node see its channels close.
+    pub dead_detect_ms: u64,
+    /// Peers a joining node learns from the relay.
+    pub bootstrap: usize,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        WorldConfig {
+            link: LinkSpec::default(),
+            node: NodeConfig::default(),
+            relay_ms: 40,
+            connect_ms: 60,
+            ice_fail_ms: 3_000,
+            dead_detect_ms: 5_000,
+            bootstrap: 4,
+        }
+    }
+}
+
+/// An honest peer: a node over a real replica, and the changes it stored durably.
+pub struct Honest {
+    pub node: Node<Commons>,
+    pub disk: Vec<Vec<u8>>,
+    secret: [u8; 32],
+    incarnation: u32,
+    pending: BTreeSet<PeerId>,
+    next_wake: Time,
+}
+
+/// A crashed peer: only its stored changes survive.
+pub struct Stored {
+    pub disk: Vec<Vec<u8>>,
+    secret: [u8; 32],
+    incarnation: u32,
+}
+
+/// A participant of the world.
+pub enum Slot {
+    Honest(Box<Honest>),
+    Garbage(Box<Garbage>),
+    Down(Box<Stored>),
+}
+
+/// The world. See the module documentation.
+pub struct World {
+    pub cfg: WorldConfig,
+    pub now: Time,
+    pub rng: ChaCha8Rng,
+    q: Queue,
+    pub net: Net,
+    pub slots: Vec<Slot>,
+    ids: BTreeMap<PeerId, usize>,
+    pub commons: ChangeId,
+    pub genesis: Vec<u8>,
+    /// Every change an honest peer wrote (and stored).
+    pub written: BTreeSet<ChangeId>,
+    /// How many honest nodes banned each peer.
+    pub bans: BTreeMap<PeerId, usize>,
+}
+
+fn peer_id(index: usize, incarnation: u32) -> PeerId {
+    let mut b = [0u8; 16];
+    b[..4].copy_from_slice(&(index as u32).to_le_bytes());
+    b[4..8].copy_from_slice(&incarnation.to_le_bytes());
+    PeerId(b)
+}
+
+fn secret_of(index: usize) -> [u8; 32] {
+    *blake3::hash(&(index as u64).to_le_bytes()).as_bytes()
+}
+
+impl World {
+    /// A world whose peer 0 founds the commons; `n` honest peers in all, none connected yet.
+    pub fn new(seed: u64, cfg: WorldConfig, n: usize) -> Self {
+        let charter = Charter {
+            title: "sim".into(),
+            purpose: String::new(),
+            licence: "CC-BY-SA-4.0".into(),
+            params: GovernanceParams::default(),
+            fork_of: None,
+        };
+        let secret = secret_of(0);
+        let (founder, genesis) =
+            Commons::create(Identity::from_secret(secret), 0, charter, 0).expect("genesis");
+        let mut w = World {
+            cfg,
+            now: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            q: Queue::default(),
+            net: Net::default(),
+            slots: Vec::new(),
+            ids: BTreeMap::new(),
+            commons: genesis.id,
+            genesis: genesis.bytes.clone(),
+            written: BTreeSet::from([genesis.id]),
+            bans: BTreeMap::new(),
+        };
+        w.add_honest_with(founder, secret, vec![genesis.bytes]);
+        for _ in 1..n {
+            w.add_honest();
+        }
+        w
+    }
+
+    fn add_honest_with(&mut self, replica: Commons, secret: [u8; 32], disk: Vec<Vec<u8>>) -> usize {
+        let i = self.slots.len();
+        let id = peer_id(i, 0);
+        let node = Node::new(self.cfg.node.clone(), id, replica, self.now);
+        self.slots.push(Slot::Honest(Box::new(Honest {
+            node,
+            disk,
+            secret,
+            incarnation: 0,
+            pending: BTreeSet::new(),
+            next_wake: Time::MAX,
+        })));
+        self.ids.insert(id, i);
+        self.input(i, NodeInput::Timeout);
+        i
+    }
+
+    /// Adds an honest peer that holds the genesis (it opened the commons' link).
+    pub fn add_honest(&mut self) -> usize {
+        let secret = secret_of(self.slots.len());
+        let mut replica = Commons::join(self.commons, Some((Identity::from_secret(secret), 0)));
+        replica.insert(&self.genesis).expect("genesis");
+        self.add_honest_with(replica, secret, vec![self.genesis.clone()])
+    }
+
+    /// Adds a peer that sends garbage.
+    pub fn add_garbage(&mut self, mode: super::garbage::Mode) -> usize {
+        let i = self.slots.len();
+        let id = peer_id(i, 0);
+        self.slots.push(Slot::Garbage(Box::new(Garbage::new(
+            id,
+            self.commons,
+            mode,
+        ))));
+        self.ids.insert(id, i);
+        self.q.push(self.now + 100, Ev::Wake { at: i });
+        i
+    }
+
+    pub fn id_of(&self, i: usize) -> Option<PeerId> {
+        match &self.slots[i] {
+            Slot::Honest(h) => Some(h.node.me()),
+            Slot::Garbage(g) => Some(g.id),
+            Slot::Down(_) => None,
+        }
+    }
+
+    pub fn honest(&self, i: usize) -> Option<&Honest> {
+        match &self.slots[i] {
+            Slot::Honest(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn honest_indices(&self) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|i| self.honest(*i).is_some())
+            .collect()
+    }
+
+    /// Feeds an input to an honest node and handles its outputs.
+    pub fn input(&mut self, i: usize, input: NodeInput<'_>) {
+        let now = self.now;
+        if let Slot::Honest(h) = &mut self.slots[i] {
+            h.node.handle_input(now, input);
+            self.drain(i);
+        }
+    }
+
+    fn drain(&mut self, i: usize) {
+        let mut events = Vec::new();
+        loop {
+            let World {
+                slots,
+                net,
+                q,
+                rng,
+                cfg,
+                now,
+                ..
+            } = self;
+            let Slot::Honest(h) = &mut slots[i] else {
+                return;
+            };
+            match h.node.poll_output() {
+                NodeOutput::Transmit { conn, bytes } => {
+                    net.send(*now, conn, bytes, &cfg.link, rng, q)
+                }
+                NodeOutput::Event(e) => events.push(e),
+                NodeOutput::Timeout(t) => {
+                    let t = t.max(*now + 1);
+                    if t < h.next_wake {
+                        h.next_wake = t;
+                        q.push(t, Ev::Wake { at: i });
+                    }
+                    break;
+                }
+            }
+        }
+        for e in events {
+            self.on_event(i, e);
+        }
+    }
+
+    fn pending_mut(&mut self, i: usize) -> Option<&mut BTreeSet<PeerId>> {
+        match &mut self.slots[i] {
+            Slot::Honest(h) => Some(&mut h.pending),
+            Slot::Garbage(g) => Some(&mut g.pending),
+            Slot::Down(_) => None,
+        }
+    }
+
+    fn on_event(&mut self, i: usize, e: NodeEvent) {
+        match e {
+            NodeEvent::Dial { peer } => {
+                if let Some(p) = self.pending_mut(i) {
+                    p.insert(peer);
+                }
+                self.input(
+                    i,
+                    NodeInput::SendSignal {
+                        to: peer,
+                        payload: b"offer",
+                    },
+                );
+            }
+            NodeEvent::CancelDial { peer } => {
+                if let Some(p) = self.pending_mut(i) {
+                    p.remove(&peer);
+                }
+            }
+            NodeEvent::Signal { from, dialer, .. } => {
+                if dialer {
+                    self.input(
+                        i,
+                        NodeInput::SendSignal {
+                            to: from,
+                            payload: b"answer",
+                        },
+                    );
+                } else if self.pending_mut(i).is_some_and(|p| p.remove(&from)) {
+                    self.connect(i, from);
+                }
+            }
+            NodeEvent::SignalViaRelay {
+                to,
+                dialer,
+                payload,
+            } => self.relay(i, to, dialer, payload),
+            NodeEvent::Closed { conn, .. } => self.close_conn(conn, self.cfg.link.latency_ms),
+            NodeEvent::Applied(ids) => {
+                if let Slot::Honest(h) = &mut self.slots[i] {
+                    for id in ids {
+                        if let Some(b) = h.node.replica().change_bytes(&id) {
+                            h.disk.push(b.to_vec());
+                        }
+                    }
+                }
+            }
+            NodeEvent::Banned { peer } => *self.bans.entry(peer).or_default() += 1,
+            _ => {}
+        }
+    }
+
+    /// How many honest nodes banned peer `i`.
+    pub fn banned_by(&self, i: usize) -> usize {
+        self.id_of(i)
+            .and_then(|id| self.bans.get(&id).copied())
+            .unwrap_or(0)
+    }
+
+    /// Sends a signal through the relay (from peer `i`).
+    pub fn relay(&mut self, i: usize, to: PeerId, dialer: bool, payload: Vec<u8>) {
+        let (Some(from), Some(&j)) = (self.id_of(i), self.ids.get(&to)) else {
+            return;
+        };
+        let at = self.now + self.cfg.relay_ms;
+        self.q.push(
+            at,
+            Ev::RelaySignal {
+                to: j,
+                from,
+                dialer,
+                payload,
+            },
+        );
+    }
+
+    /// Peer `i` got an answer from `peer`: open the channel (or fail, across a partition).
+    pub fn connect(&mut self, i: usize, peer: PeerId) {
+        let Some(me) = self.id_of(i) else { return };
+        let j = self.ids.get(&peer).copied();
+        match j {
+            Some(j) if !self.net.partitioned(i, j) && self.id_of(j).is_some() => {
+                let (ci, cj) = self.net.open(i, j);
+                let at = self.now + self.cfg.connect_ms;
+                self.q.push(
+                    at,
+                    Ev::Open {
+                        at: i,
+                        conn: ci,
+                        dialer: true,
+                        peer,
+                    },
+                );
+                self.q.push(
+                    at,
+                    Ev::Open {
+                        at: j,
+                        conn: cj,
+                        dialer: false,
+                        peer: me,
+                    },
+                );
+            }
+            _ => {
+                let at = self.now + self.cfg.ice_fail_ms;
+                self.q.push(at, Ev::DialFailed { at: i, peer });
+            }
+        }
+    }
+
+    /// Closes a channel at one end; the other end learns it after `delay`.
+    pub fn close_conn(&mut self, conn: ConnId, delay: u64) {
+        if let Some((j, cj)) = self.net.close(conn) {
+            self.q
+                .push(self.now + delay, Ev::Disconnect { at: j, conn: cj });
+        }
+        self.net.forget(conn);
+    }
+
+    /// Runs events up to time `until`.
+    pub fn run_until(&mut self, until: Time) {
+        while let Some((t, ev)) = self.q.pop_until(until) {
+            self.now = t;
+            self.dispatch(ev);
+        }
+        self.now = self.now.max(until);
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::Chunk { to, conn, bytes } => {
+                if self.net.by_conn.contains_key(&conn) {
+                    self.input(
+                        to,
+                        NodeInput::Receive {
+                            conn,
+                            bytes: &bytes,
+                        },
+                    );
+                }
+            }
+            Ev::Buffered { at, conn, link } => {
+                if let Some(amount) = self.net.buffered(self.now, link, conn) {
+                    self.input(at, NodeInput::Buffered { conn, amount });
+                }
+            }
+            Ev::RelaySignal {
+                to,
+                from,
+                dialer,
+                payload,
+            } => match &mut self.slots[to] {
+                Slot::Honest(_) => self.input(
+                    to,
+                    NodeInput::RelaySignal {
+                        from,
+                        dialer,
+                        payload: &payload,
+                    },
+                ),
+                Slot::Garbage(g) => {
+                    // Only an answer (envelope kind 1) opens a channel; a refusal does not.
+                    if !dialer && payload.first() == Some(&1) && g.pending.remove(&from) {
+                        self.connect(to, from);
+                    }
+                }
+                Slot::Down(_) => {}
+            },
+            Ev::Open {
+                at,
+                conn,
+                dialer,
+                peer,
+            } => self.on_open(at, conn, dialer, peer),
+            Ev::Disconnect { at, conn } => {
+                self.net.forget(conn);
+                match &mut self.slots[at] {
+                    Slot::Honest(_) => self.input(at, NodeInput::Disconnected { conn }),
+                    Slot::Garbage(g) => {
+                        g.conns.remove(&conn);
+                    }
+                    Slot::Down(_) => {}
+                }
+            }
+            Ev::DialFailed { at, peer } => {
+                if let Some(p) = self.pending_mut(at) {
+                    p.remove(&peer);
+                }
+                self.input(at, NodeInput::DialFailed(peer));
+            }
+            Ev::Wake { at } => self.wake(at),
+        }
+    }
+
+    fn on_open(&mut self, at: usize, conn: ConnId, dialer: bool, peer: PeerId) {
+        let link_up = self
+            .net
+            .by_conn
+            .get(&conn)
+            .and_then(|l| self.net.links.get(l))
+            .is_some_and(|l| l.up);
+        if !link_up {
+            return;
+        }
+        match &mut self.slots[at] {
+            Slot::Honest(_) => self.input(
+                at,
+                NodeInput::Connected {
+                    conn,
+                    dialer,
+                    peer: Some(peer),
+                },
+            ),
+            Slot::Garbage(g) => {
+                g.conns.insert(conn);
+                self.garbage_send(at, conn);
+            }
+            Slot::Down(_) => self.close_conn(conn, self.cfg.dead_detect_ms),
+        }
+    }
+
+    fn wake(&mut self, at: usize) {
+        match &mut self.slots[at] {
+            Slot::Honest(h) => {
+                if self.now >= h.next_wake {
+                    h.next_wake = Time::MAX;
+                    self.input(at, NodeInput::Timeout);
+                }
+            }
+            Slot::Garbage(_) => {
+                self.garbage_tick(at);
+                self.q.push(self.now + 200, Ev::Wake { at });
+            }
+            Slot::Down(_) => {}
+        }
+    }
+
+    /// Makes the shell of `i` learn `j`'s address (as the relay would).
+    pub fn discover(&mut self, i: usize, j: usize) {
+        if let Some(id) = self.id_of(j) {
+            self.input(i, NodeInput::Discovered(id));
+        }
+    }
+
+    /// Lets `i` learn `k` random live honest peers.
+    pub fn bootstrap(&mut self, i: usize, k: usize) {
+        let others: Vec<usize> = self
+            .honest_indices()
+            .into_iter()
+            .filter(|j| *j != i)
+            .collect();
+        for _ in 0..k.min(others.len()) {
+            let j = others[self.rng.gen_range(0..others.len())];
+            self.discover(i, j);
+        }
+    }
+
+    /// Peer `i` edits: creates a document, or edits a random one. Returns the changes' ids.
+    pub fn edit(&mut self, i: usize) -> Vec<ChangeId> {
+        let now = self.now;
+        let create = self.rng.gen_bool(0.15);
+        let pick: u64 = self.rng.gen();
+        let word: String = (0..self.rng.gen_range(1..12))
+            .map(|_| char::from(b'a' + self.rng.gen_range(0..26u8)))
+            .collect();
+        let Slot::Honest(h) = &mut self.slots[i] else {
+            return vec![];
+        };
+        let r = h.node.replica_mut();
+        let docs: Vec<(ChangeId, u64)> = r.documents().iter().map(|d| (d.id, d.len)).collect();
+        let made = if create || docs.is_empty() {
+            r.create_document(&format!("doc by {i}"), &word, now)
+        } else {
+            let (doc, len) = docs[(pick % docs.len() as u64) as usize];
+            let at = (pick >> 20) % (len + 1);
+            r.edit_text(&doc, at, 0, &word).and_then(|()| r.flush(now))
+        };
+        let made = made.expect("local edit");
+        let ids: Vec<ChangeId> = made.iter().map(|c| c.id).collect();
+        h.disk.extend(made.into_iter().map(|c| c.bytes));
+        self.written.extend(ids.iter().copied());
+        self.input(i, NodeInput::Local(&ids));
+        ids
+    }
+
+    /// Crashes peer `i`: its memory is lost, its stored changes kept; its channels die.
+    pub fn crash(&mut self, i: usize) {
+        let slot = std::mem::replace(
+            &mut self.slots[i],
+            Slot::Down(Box::new(Stored {
+                disk: vec![],
+                secret: [0; 32],
+                incarnation: 0,
+            })),
+        );
+        let Slot::Honest(h) = slot else {
+            self.slots[i] = slot;
+            return;
+        };
+        self.ids.remove(&h.node.me());
+        self.slots[i] = Slot::Down(Box::new(Stored {
+            disk: h.disk,
+            secret: h.secret,
+            incarnation: h.incarnation,
+        }));
+        let conns: Vec<ConnId> = self
+            .net
+            .links
+            .values()
+            .filter(|l| l.up)
+            .flat_map(|l| l.ends)
+            .filter(|(p, _)| *p == i)
+            .map(|(_, c)| c)
+            .collect();
+        for c in conns {
+            self.close_conn(c, self.cfg.dead_detect_ms);
+        }
+    }
+
+    /// Restarts a crashed peer from its stored changes, with a new peer id (a new tab).
+    pub fn restart(&mut self, i: usize) {
+        let Slot::Down(s) = &self.slots[i] else {
+            return;
+        };
+        let incarnation = s.incarnation + 1;
+        let secret = s.secret;
+        let disk = s.disk.clone();
+        let identity = Identity::from_secret(secret);
+        let mut replica = Commons::join(self.commons, Some((identity, incarnation)));
+        for b in &disk {
+            let _ = replica.insert(b);
+        }
+        let id = peer_id(i, incarnation);
+        let node = Node::new(self.cfg.node.clone(), id, replica, self.now);
+        self.slots[i] = Slot::Honest(Box::new(Honest {
+            node,
+            disk,
+            secret,
+            incarnation,
+            pending: BTreeSet::new(),
+            next_wake: Time::MAX,
+        }));
+        self.ids.insert(id, i);
+        self.input(i, NodeInput::Timeout);
+        let k = self.cfg.bootstrap;
+        self.bootstrap(i, k);
+    }
+
+    /// Puts peers on sides of a partition (peers not listed stay on side 0).
+    pub fn partition(&mut self, groups: &[(usize, u32)]) {
+        self.net.groups = groups.iter().copied().collect();
+    }
+
+    /// Heals every partition.
+    pub fn heal(&mut self) {
+        self.net.groups.clear();
+    }
+
+    /// True when every live honest replica holds every change written by an honest peer and
+    /// nothing else (same count).
+    pub fn converged(&self) -> bool {
+        let want = self.written.len();
+        self.honest_indices().iter().all(|&i| {
+            let r = self.honest(i).map(|h| h.node.replica());
+            r.is_some_and(|r| r.len() == want && self.written.iter().all(|id| r.contains(id)))
+        })
+    }
+
+    /// Runs until converged (checked every `step` ms) or `limit`; returns the time it converged.
+    pub fn run_until_converged(&mut self, step: Time, limit: Time) -> Option<Time> {
+        while self.now < limit {
+            let next = self.now + step;
+            self.run_until(next);
+            if self.converged() {
+                return Some(self.now);
+            }
+        }
+        None
+    }
+
+    /// Asserts every live honest replica has the same state hash and every honest write.
+    pub fn assert_converged(&self) {
+        let honest = self.honest_indices();
+        let first = honest[0];
+        let want = self.honest(first).map(|h| h.node.replica().state_hash());
+        for &i in &honest {
+            let r = self.honest(i).map(|h| h.node.replica()).expect("honest");
+            let missing = self.written.iter().filter(|id| !r.contains(id)).count();
+            assert_eq!(missing, 0, "peer {i} lacks {missing} honest changes");
+            assert_eq!(
+                Some(r.state_hash()),
+                want,
+                "peer {i} state hash differs from peer {first}"
+            );
+        }
+    }
+
+    /// Links of the gossip tree of peer `i`'s author (eager for that origin at both ends).
+    pub fn tree_links(&self, i: usize) -> usize {
+        let Some(author) = self.honest(i).and_then(|h| h.node.replica().local_author()) else {
+            return 0;
+        };
+        let directed: usize = self
+            .honest_indices()
+            .iter()
+            .filter_map(|&j| self.honest(j))
+            .map(|h| h.node.eager_neighbours(&author.0).len())
+            .sum();
+        directed / 2
+    }
+
+    /// Total bytes all nodes handed to the network.
+    pub fn bytes_sent(&self) -> u64 {
+        self.net.bytes
+    }
+
+    pub fn queue_len(&self) -> usize {
+        self.q.len()
+    }
+
+    pub(super) fn push_ev(&mut self, at: Time, ev: Ev) {
+        self.q.push(at, ev);
+    }
+
+    pub(super) fn send_raw(&mut self, conn: ConnId, bytes: Vec<u8>) {
+        let World {
+            net,
+            q,
+            rng,
+            cfg,
+            now,
+            ..
+        } = self;
+        net.send(*now, conn, bytes, &cfg.link, rng, q);
+    }
+
+    pub(super) fn index_of(&self, id: &PeerId) -> Option<usize> {
+        self.ids.get(id).copied()
+    }
+}

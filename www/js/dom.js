@@ -1,0 +1,107 @@
+// Small DOM helpers shared by every screen: element building, status and error messages.
+
+/**
+ * Builds an element: h('button', {type: 'button', onclick}, 'Label', child...).
+ * Attributes starting with `on` become listeners; `dataset`/`style` objects are merged.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key in el && typeof value !== 'string') el[key] = value;
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+/** Replaces the children of `el`. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+export const byId = (id) => document.getElementById(id);
+
+/** A labelled form field: returns {wrap, input}. */
+let fieldSeq = 0;
+export function field(label, input, hint) {
+  const id = input.id || `f${++fieldSeq}`;
+  input.id = id;
+  const hintEl = hint ? h('small', { id: `${id}-hint`, class: 'hint' }, hint) : null;
+  if (hintEl) input.setAttribute('aria-describedby', hintEl.id);
+  return h('div', { class: 'field' }, h('label', { for: id }, label), input, hintEl);
+}
+
+/** Shows a short status line (announced politely to screen readers). */
+export function status(text) {
+  byId('status').textContent = text;
+}
+
+/** Turns any thrown value into plain words a person can act on. */
+export function plainError(error) {
+  const message = String(error?.message ?? error ?? 'unknown error');
+  if (/quota/i.test(message)) return `This browser has no storage space left for peer-commons (${message}). Free some space or remove old commons, then try again.`;
+  if (/WebAssembly|wasm/i.test(message) && /compile|instantiate|fetch/i.test(message)) return `The peer-commons program could not be loaded (${message}). Reload the page; if it persists, the site may be incomplete.`;
+  return message.charAt(0).toUpperCase() + message.slice(1);
+}
+
+/** Shows an error in plain words until dismissed or replaced. */
+export function showError(error, context) {
+  const box = byId('error');
+  const text = context ? `${context}: ${plainError(error)}` : plainError(error);
+  fill(box, h('p', {}, text), h('button', { type: 'button', onclick: () => { box.hidden = true; } }, 'Dismiss'));
+  box.hidden = false;
+  console.warn(context ?? 'error', error);
+}
+
+export function clearError() {
+  byId('error').hidden = true;
+}
+
+/** Runs an async action from a button, disabling it meanwhile and reporting failures. */
+export async function act(button, context, fn) {
+  if (button) button.disabled = true;
+  try {
+    clearError();
+    return await fn();
+  } catch (error) {
+    showError(error, context);
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+/** Short form of a 64-hex key or id. */
+export const short = (hex) => (typeof hex === 'string' && hex.length > 12 ? `${hex.slice(0, 8)}…` : String(hex ?? ''));
+
+/** A claimed time (ms since epoch, or seconds) as local text. */
+export function when(t) {
+  if (t === undefined || t === null) return '';
+  let n = Number(t);
+  if (!Number.isFinite(n)) return String(t);
+  if (n < 1e11) n *= 1000;
+  return new Date(n).toLocaleString();
+}
+
+/** Offers bytes or text to the person as a downloaded file. */
+export function download(name, data, type) {
+  const blob = data instanceof Blob ? data : new Blob([data], { type });
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
