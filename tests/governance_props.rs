@@ -257,6 +257,12 @@ fn run(seed: u64, writers: usize, steps: usize) -> Coverage {
         );
     }
     let g = first.governance();
+    let scratch = peer_commons::commons::Governance::evaluate(first.dag());
+    assert_eq!(
+        scratch.state_digest(),
+        g.state_digest(),
+        "seed {seed}: incremental and from-scratch evaluation disagree"
+    );
     let ps = first.proposals();
     eprintln!(
         "seed {seed}: {} changes, {} proposals, {} votes counted, electorates {:?}",

@@ -84,11 +84,15 @@ impl Governance {
         let Some(list) = self.by_candidate.get(who) else {
             return false;
         };
-        let mut endorsers: BTreeSet<AuthorId> = BTreeSet::new();
+        // Thresholds are small: a short list beats a tree here (this runs for every candidate
+        // of every electorate).
+        let mut endorsers: Vec<&AuthorId> = Vec::with_capacity(4);
         let mut k = u32::MAX;
         for e in list.iter().filter_map(|&i| self.endorsements.get(i)) {
             if cut.has(e.anchor) && !rules.excludes(&self.reach, e.anchor, &e.endorser) {
-                endorsers.insert(e.endorser);
+                if !endorsers.contains(&&e.endorser) {
+                    endorsers.push(&e.endorser);
+                }
                 k = k.min(e.k);
                 if endorsers.len() as u64 >= u64::from(k) {
                     return true;

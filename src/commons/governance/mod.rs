@@ -39,11 +39,11 @@ use rules::{rules_at, Cut, CutRules, RuleInputs};
 use validation::{FlagRec, RevertRec, TargetRec};
 
 pub use super::documents::Stamp;
-pub use actions::{GovernanceError, ProposalInput};
+pub use actions::{parse_choice, GovernanceError, ProposalInput};
 pub use proposals::{Outcome, Parameter, VoteNote, MAX_MEMBER_ENDORSEMENTS, MAX_QUORUM_DEN};
-pub use validation::{Validation, ValidationState};
+pub use validation::{EndorsementView, FlagView, RevertView, Validation, ValidationState};
 pub use views::{
-    BlockedKey, CharterView, Member, ParticipantView, ProposalView, Setting, VoteView,
+    BlockedKey, CharterView, Elector, Member, ParticipantView, ProposalView, Setting, VoteView,
 };
 
 /// One endorsement op, with what was judged in its causal past.
@@ -75,7 +75,10 @@ pub(crate) struct Settled {
 struct Dirty {
     rules: bool,
     licence: bool,
+    /// Proposals to re-tally from their first vote.
     proposals: BTreeSet<ChangeId>,
+    /// Proposals with new votes, and the lowest position a new vote was inserted at.
+    votes: BTreeMap<ChangeId, usize>,
     candidates: BTreeSet<AuthorId>,
     reverts: Vec<ChangeId>,
 }
@@ -115,6 +118,25 @@ pub struct Governance {
 }
 
 impl Governance {
+    /// Evaluates governance from scratch over every change `dag` holds: the same state a replica
+    /// reaches by applying them one by one in whatever order they arrived.
+    pub fn evaluate(dag: &Dag) -> Governance {
+        let mut g = Governance::default();
+        for (_, id) in dag.causal_order() {
+            if let Some(n) = dag.get(&id) {
+                g.apply(&n.change, n.depth, dag);
+            }
+        }
+        g.settle(dag);
+        g
+    }
+
+    /// Digest of everything governance derives (members, blocks, tallies and outcomes, charter,
+    /// licence, reverted and left-out changes); part of the replica's state hash.
+    pub fn state_digest(&self) -> [u8; 32] {
+        self.digest()
+    }
+
     /// Applies a ready change (all its deps and referenced changes applied before).
     pub(crate) fn apply(&mut self, change: &Change, depth: u64, dag: &Dag) {
         let id = change.id;
@@ -174,7 +196,7 @@ impl Governance {
                 (Op::Vote { proposal, choice }, _) => {
                     if let Some(p) = self.proposals.get_mut(proposal) {
                         let rule = p.is_rule();
-                        p.add_vote(VoteRec {
+                        let pos = p.add_vote(VoteRec {
                             stamp,
                             op: i as u32,
                             change: id,
@@ -182,11 +204,8 @@ impl Governance {
                             choice: *choice,
                             anchor: if rule { a } else { None },
                         });
-                        if rule {
-                            self.dirty.rules = true;
-                        } else {
-                            self.dirty.proposals.insert(*proposal);
-                        }
+                        let low = self.dirty.votes.entry(*proposal).or_insert(pos);
+                        *low = (*low).min(pos);
                     }
                 }
                 _ => {}
@@ -301,6 +320,9 @@ impl Governance {
     pub(crate) fn settle(&mut self, dag: &Dag) -> Settled {
         let mut out = Settled::default();
         let mut full = false;
+        for (pid, low) in std::mem::take(&mut self.dirty.votes) {
+            self.count_new_votes(&pid, low);
+        }
         if std::mem::take(&mut self.dirty.rules) {
             let (rules, tallies) = rules_at(Cut::All, &self.rule_inputs(), true);
             let blocks_changed = rules.blocks != self.global.blocks;
@@ -342,6 +364,69 @@ impl Governance {
             self.refresh_member(&c);
         }
         out
+    }
+
+    /// Counts the votes a proposal received since its last tally. When they all come after the
+    /// votes already counted (the usual case) the tally is extended vote by vote; otherwise the
+    /// proposal is re-tallied from its first vote. A rule proposal whose outcome changes makes
+    /// the rules of the current state be re-evaluated.
+    fn count_new_votes(&mut self, pid: &ChangeId, low: usize) {
+        let Some(p) = self.proposals.get(pid) else {
+            return;
+        };
+        let rule = p.is_rule();
+        if rule && self.dirty.rules {
+            return;
+        }
+        let extendable = self.tallies.get(pid).is_some_and(|t| t.seen == low);
+        if !extendable {
+            if rule {
+                self.dirty.rules = true;
+            } else {
+                self.dirty.proposals.insert(*pid);
+            }
+            return;
+        }
+        let Some(mut t) = self.tallies.remove(pid) else {
+            return;
+        };
+        let before = t.outcome.clone();
+        for i in low..p.votes.len() {
+            let included = p.votes.get(i).is_some_and(|v| self.vote_included(p, v));
+            p.step(&mut t, i, included);
+        }
+        if t.outcome != before {
+            if rule {
+                self.dirty.rules = true;
+            } else if matches!(p.kind, ProposalKind::ChangeLicence { .. }) {
+                self.dirty.licence = true;
+            }
+        }
+        self.tallies.insert(*pid, t);
+    }
+
+    /// Whether a vote counts for the current tally of `p`, as far as blocks go: for block and
+    /// unblock proposals, blocks decided before `p` (in causal order of proposals) leave votes
+    /// out; for the others, the blocks in force.
+    fn vote_included(&self, p: &Proposal, v: &VoteRec) -> bool {
+        if !p.is_rule() {
+            return !self.excluded.contains(&v.change);
+        }
+        let Some(a) = v.anchor else { return false };
+        let before_p = |pid: &ChangeId| {
+            matches!(p.kind, ProposalKind::ChangeParameter { .. })
+                || self.proposals.get(pid).is_some_and(|q| q.stamp < p.stamp)
+        };
+        !self.global.blocks.get(&v.voter).is_some_and(|pbs| {
+            pbs.iter().filter(|pb| before_p(&pb.proposal)).any(|pb| {
+                !self.reach.at_or_before(a, pb.anchor)
+                    && !pb
+                        .lifts
+                        .iter()
+                        .filter(|(_, u)| before_p(u))
+                        .any(|(u, _)| self.reach.before(*u, a))
+            })
+        })
     }
 
     /// Re-tallies a decision or licence proposal (rule proposals are tallied with the rules).

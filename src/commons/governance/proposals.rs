@@ -100,8 +100,12 @@ pub(crate) struct Tally {
     pub outcome: Outcome,
     /// The stamp of the deciding vote.
     pub decided: Option<Stamp>,
-    /// One note per vote of `Proposal::votes`, same order (only when asked).
+    /// One note per vote of `Proposal::votes` seen, same order (only when asked).
     pub notes: Vec<VoteNote>,
+    /// Each elector's latest counted choice and the index of that vote.
+    pub latest: BTreeMap<AuthorId, (VoteChoice, usize)>,
+    /// How many of the proposal's votes (a prefix, in causal order) the tally has seen.
+    pub seen: usize,
 }
 
 impl Proposal {
@@ -115,6 +119,8 @@ impl Proposal {
             outcome: Outcome::Open,
             decided: None,
             notes: Vec::new(),
+            latest: BTreeMap::new(),
+            seen: 0,
         };
         if let Some(reason) = &self.void {
             t.outcome = Outcome::Void {
@@ -123,45 +129,59 @@ impl Proposal {
             if notes {
                 t.notes = vec![VoteNote::Void; self.votes.len()];
             }
+            t.seen = self.votes.len();
             return t;
         }
-        let mut latest: BTreeMap<AuthorId, (VoteChoice, usize)> = BTreeMap::new();
-        let mut note = vec![VoteNote::AfterDecision; if notes { self.votes.len() } else { 0 }];
         for (i, v) in self.votes.iter().enumerate() {
-            if t.decided.is_some() {
+            if t.decided.is_some() && !notes {
                 break;
             }
-            let set = |n: &mut Vec<VoteNote>, i: usize, x: VoteNote| {
-                if let Some(slot) = n.get_mut(i) {
-                    *slot = x;
-                }
-            };
-            if !include(v) {
-                set(&mut note, i, VoteNote::Excluded);
-                continue;
-            }
-            let Some(&w) = self.electorate.get(&v.voter) else {
-                set(&mut note, i, VoteNote::NotInElectorate);
-                continue;
-            };
-            if let Some((old, j)) = latest.insert(v.voter, (v.choice, i)) {
-                *t.bucket(old) -= w;
-                set(&mut note, j, VoteNote::Superseded);
-            }
-            *t.bucket(v.choice) += w;
-            set(&mut note, i, VoteNote::Counted);
-            let all_voted = latest.len() == self.electorate.len();
-            if let Some(passed) = self.verdict(t.yes, t.no, all_voted) {
-                t.decided = Some(v.stamp);
-                t.outcome = if passed {
-                    Outcome::Passed { at: v.change }
-                } else {
-                    Outcome::Failed { at: v.change }
-                };
+            self.step(&mut t, i, include(v));
+        }
+        if !notes {
+            t.notes.clear();
+        }
+        t
+    }
+
+    /// Counts vote `i` (the next one after those `t` has seen) into `t`; `included` says whether
+    /// the caller lets it through. Votes after the decision are only noted.
+    pub(crate) fn step(&self, t: &mut Tally, i: usize, included: bool) {
+        let Some(v) = self.votes.get(i) else { return };
+        t.seen = i + 1;
+        if t.decided.is_some() || self.void.is_some() {
+            t.notes.push(if self.void.is_some() {
+                VoteNote::Void
+            } else {
+                VoteNote::AfterDecision
+            });
+            return;
+        }
+        if !included {
+            t.notes.push(VoteNote::Excluded);
+            return;
+        }
+        let Some(&w) = self.electorate.get(&v.voter) else {
+            t.notes.push(VoteNote::NotInElectorate);
+            return;
+        };
+        if let Some((old, j)) = t.latest.insert(v.voter, (v.choice, i)) {
+            *t.bucket(old) -= w;
+            if let Some(n) = t.notes.get_mut(j) {
+                *n = VoteNote::Superseded;
             }
         }
-        t.notes = note;
-        t
+        *t.bucket(v.choice) += w;
+        t.notes.push(VoteNote::Counted);
+        let all_voted = t.latest.len() == self.electorate.len();
+        if let Some(passed) = self.verdict(t.yes, t.no, all_voted) {
+            t.decided = Some(v.stamp);
+            t.outcome = if passed {
+                Outcome::Passed { at: v.change }
+            } else {
+                Outcome::Failed { at: v.change }
+            };
+        }
     }
 
     /// Some(true) when passed, Some(false) when failed, None while open. Passing: yes-weight
@@ -187,12 +207,15 @@ impl Proposal {
         u64::try_from(need).unwrap_or(u64::MAX)
     }
 
-    /// Inserts a vote at its place in causal order (idempotent).
-    pub(crate) fn add_vote(&mut self, v: VoteRec) {
+    /// Inserts a vote at its place in causal order (idempotent); returns its position.
+    pub(crate) fn add_vote(&mut self, v: VoteRec) -> usize {
         let key = (v.stamp, v.op);
         match self.votes.binary_search_by(|x| (x.stamp, x.op).cmp(&key)) {
-            Ok(_) => {}
-            Err(pos) => self.votes.insert(pos, v),
+            Ok(pos) => pos,
+            Err(pos) => {
+                self.votes.insert(pos, v);
+                pos
+            }
         }
     }
 

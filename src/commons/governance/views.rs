@@ -239,9 +239,15 @@ impl Governance {
         self.proposals.get(id).map(|p| self.proposal_view(p))
     }
 
-    /// The outcome of a proposal.
+    /// The outcome of a proposal (None if unknown or left out by a block).
     pub fn outcome(&self, id: &ChangeId) -> Option<Outcome> {
-        self.proposal(id).map(|v| v.outcome)
+        if self.excluded.contains(id) {
+            return None;
+        }
+        match self.tallies.get(id) {
+            Some(t) => Some(t.outcome.clone()),
+            None => self.proposal(id).map(|v| v.outcome),
+        }
     }
 
     /// Current members (not blocked), the founder first, then by key.
