@@ -159,7 +159,9 @@ impl Commons {
         let mut seen = HashSet::new();
         let mut history: Vec<Vec<u8>> = Vec::new();
         for (_, ev) in d.history() {
-            if !seen.insert(ev.change) {
+            // A change whose text edits have no effect here (left out by a block, a void revert)
+            // have one in the fork: it is not carried.
+            if !seen.insert(ev.change) || !self.governance().text_applies(&ev.change) {
                 continue;
             }
             // A carry change of this commons is an envelope: its content is listed under the
