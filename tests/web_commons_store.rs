@@ -212,8 +212,7 @@ async fn a_version_one_database_is_upgraded_with_its_identity_kept() {
         db.create_object_store(IDENTITY_STORE, idb::ObjectStoreParams::new())
             .unwrap();
     });
-    let db = request.await.unwrap();
-    drop(db);
+    request.await.unwrap().close();
     let v1 = IdbStore::open_named(name).await.unwrap();
     let me = Identity::from_secret([8; 32]);
     v1.save_identity(&me).await.unwrap();

@@ -209,7 +209,7 @@ async function syncOurs(origin, relay, seed) {
     marks.saved = Date.now();
     window.c = c;
     return { marks, bytes: c.syncProgress().bytesReceived };
-  }, [relay, seed, GUARD_MS]);
+  }, [relay, { id: seed.id, hash: seed.hash, changes: seed.changes }, GUARD_MS]);
   const reloadStart = Date.now();
   await page.reload();
   await page.locator('body[data-state="ready"]').waitFor();
@@ -328,7 +328,7 @@ async function syncYjs(origin, relay, seed, n) {
     marks.synced = Date.now();
     window.doc = doc;
     return { marks };
-  }, [relay, seed, n, Math.min(GUARD_MS, 60_000)]);
+  }, [relay, { room: seed.room, length: seed.length }, n, Math.min(GUARD_MS, 60_000)]);
   if (r.failed) return { failed: true };
   const reloadStart = Date.now();
   await page.reload();
