@@ -259,3 +259,19 @@ async fn a_damaged_commons_record_is_reported() {
         .unwrap_err();
     assert!(err.to_string().contains("left untouched"), "{err}");
 }
+
+#[wasm_bindgen_test]
+async fn a_database_from_a_newer_version_is_refused_with_a_clear_message() {
+    let name = "test-commons-newer";
+    IdbStore::delete_database(name).await.unwrap();
+    idb::Factory::new()
+        .unwrap()
+        .open(name, Some(99))
+        .unwrap()
+        .await
+        .unwrap()
+        .close();
+    let err = IdbStore::open_named(name).await.unwrap_err();
+    assert_eq!(err, StoreError::NewerVersion);
+    assert!(err.to_string().contains("newer version"), "{err}");
+}
