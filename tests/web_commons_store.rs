@@ -212,8 +212,7 @@ async fn a_version_one_database_is_upgraded_with_its_identity_kept() {
         db.create_object_store(IDENTITY_STORE, idb::ObjectStoreParams::new())
             .unwrap();
     });
-    let db = request.await.unwrap();
-    drop(db);
+    request.await.unwrap().close();
     let v1 = IdbStore::open_named(name).await.unwrap();
     let me = Identity::from_secret([8; 32]);
     v1.save_identity(&me).await.unwrap();
@@ -259,4 +258,20 @@ async fn a_damaged_commons_record_is_reported() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("left untouched"), "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn a_database_from_a_newer_version_is_refused_with_a_clear_message() {
+    let name = "test-commons-newer";
+    IdbStore::delete_database(name).await.unwrap();
+    idb::Factory::new()
+        .unwrap()
+        .open(name, Some(99))
+        .unwrap()
+        .await
+        .unwrap()
+        .close();
+    let err = IdbStore::open_named(name).await.unwrap_err();
+    assert_eq!(err, StoreError::NewerVersion);
+    assert!(err.to_string().contains("newer version"), "{err}");
 }

@@ -18,7 +18,10 @@ import { gunzipSync } from 'node:zlib';
 import { launchBrowser, ROOT, startRelay } from '../../tests/e2e/harness.mjs';
 
 const SIZES = (process.env.SIZES ?? '1000,10000,100000').split(',').map(Number);
-const GUARD_MS = Number(process.env.GUARD_MS ?? 300_000);
+const GUARD_MS = Number(process.env.GUARD_MS ?? 900_000);
+/** A smaller document (a prefix of the trace) that y-webrtc can sync in one message, so the
+ *  reference has sync figures too: [changes, edits]. */
+const SMALL = [1000, Number(process.env.SMALL_EDITS ?? 40_000)];
 const KEYSTROKES = 40;
 const KEY_INTERVAL_MS = 150;
 
@@ -167,10 +170,10 @@ async function rawChannel(origin) {
 // ---- ours ------------------------------------------------------------------------------------
 
 /** Seeds a commons of `n` changes from the trace in a fresh profile; returns its page and facts. */
-async function seedOurs(origin, relay, n) {
+async function seedOurs(origin, relay, n, limit) {
   const page = await pageAt(await profile(origin), `${origin}/dist/dev/runtime.html`);
-  const facts = await page.evaluate(async ([relay, n]) => {
-    const { edits } = await (await fetch('/trace.json')).json();
+  const facts = await page.evaluate(async ([relay, n, limit]) => {
+    const edits = (await (await fetch('/trace.json')).json()).edits.slice(0, limit);
     const c = await window.pc.Commons.create({ title: 'bench', relays: [relay], tabSync: false, flushIdleMs: 1e9, flushMaxMs: 1e9 });
     const doc = await c.createDocument('paper', '');
     const t0 = performance.now();
@@ -187,8 +190,8 @@ async function seedOurs(origin, relay, n) {
     await Promise.all(flushed);
     const ms = performance.now() - t0;
     window.c = c;
-    return { id: c.id, doc, ms, hash: c.stateHash(), changes: c.syncProgress().changes, length: c.documentText(doc).length };
-  }, [relay, n]);
+    return { id: c.id, doc, ms, edits: edits.length, hash: c.stateHash(), changes: c.syncProgress().changes, length: c.documentText(doc).length };
+  }, [relay, n, limit]);
   return { page, ...facts };
 }
 
@@ -209,7 +212,7 @@ async function syncOurs(origin, relay, seed) {
     marks.saved = Date.now();
     window.c = c;
     return { marks, bytes: c.syncProgress().bytesReceived };
-  }, [relay, seed, GUARD_MS]);
+  }, [relay, { id: seed.id, hash: seed.hash, changes: seed.changes }, GUARD_MS]);
   const reloadStart = Date.now();
   await page.reload();
   await page.locator('body[data-state="ready"]').waitFor();
@@ -263,12 +266,12 @@ async function latencyOurs(origin, relay, options) {
 
 // ---- Yjs + y-webrtc + y-indexeddb ------------------------------------------------------------
 
-async function seedYjs(origin, relay, n) {
+async function seedYjs(origin, relay, n, limit) {
   const page = await pageAt(await profile(origin), `${origin}/bench/yjs.html`);
-  const facts = await page.evaluate(async ([relay, n]) => {
-    const { edits } = await (await fetch('/trace.json')).json();
+  const facts = await page.evaluate(async ([relay, n, limit]) => {
+    const edits = (await (await fetch('/trace.json')).json()).edits.slice(0, limit);
     const doc = new window.Y.Doc();
-    const persistence = new window.IndexeddbPersistence(`seed-${n}`, doc);
+    const persistence = new window.IndexeddbPersistence(`seed-${n}-${limit}`, doc);
     await persistence.whenSynced;
     window.provider = new window.WebrtcProvider(`bench-${n}-${Math.random()}`, doc, { signaling: [relay] });
     const text = doc.getText('t');
@@ -287,13 +290,13 @@ async function seedYjs(origin, relay, n) {
     const ms = performance.now() - t0;
     window.doc = doc;
     return { room: window.provider.roomName, ms, length: text.length, bytes: window.Y.encodeStateAsUpdate(doc).byteLength };
-  }, [relay, n]);
+  }, [relay, n, limit]);
   // How long y-indexeddb takes to hold the whole document (read back in a fresh Y.Doc).
-  const persisted = await page.evaluate(async ([n, length, guard]) => {
+  const persisted = await page.evaluate(async ([n, limit, length, guard]) => {
     const t0 = performance.now();
     for (;;) {
       const copy = new window.Y.Doc();
-      const p = new window.IndexeddbPersistence(`seed-${n}`, copy);
+      const p = new window.IndexeddbPersistence(`seed-${n}-${limit}`, copy);
       await p.whenSynced;
       const ok = copy.getText('t').length === length;
       await p.destroy();
@@ -301,7 +304,7 @@ async function seedYjs(origin, relay, n) {
       if (performance.now() - t0 > guard) return null;
       await new Promise((r) => setTimeout(r, 200));
     }
-  }, [n, facts.length, GUARD_MS]);
+  }, [n, limit, facts.length, GUARD_MS]);
   return { page, ...facts, persistedMs: persisted };
 }
 
@@ -328,7 +331,7 @@ async function syncYjs(origin, relay, seed, n) {
     marks.synced = Date.now();
     window.doc = doc;
     return { marks };
-  }, [relay, seed, n, Math.min(GUARD_MS, 60_000)]);
+  }, [relay, { room: seed.room, length: seed.length }, n, Math.min(GUARD_MS, 60_000)]);
   if (r.failed) return { failed: true };
   const reloadStart = Date.now();
   await page.reload();
@@ -398,16 +401,18 @@ async function main() {
     const raw = await rawChannel(origin);
     await closeAll();
     console.log(`raw RTCDataChannel between two profiles: ${fmt(raw[16384], 1)} MB/s (16 KiB messages), ${fmt(raw[65536], 1)} MB/s (64 KiB)`);
-    for (const n of SIZES) {
-      const seed = await seedOurs(origin, relay, n);
+    const cases = [[SMALL[0], SMALL[1]], ...SIZES.map((n) => [n, Infinity])];
+    for (const [n, limit] of cases) {
+      const label = limit === Infinity ? `${n}` : `${n} (first ${limit} edits)`;
+      const seed = await seedOurs(origin, relay, n, limit);
       const ours = await syncOurs(origin, relay, seed);
       await closeAll();
-      const yseed = await seedYjs(origin, relay, n);
-      const yjs = await syncYjs(origin, relay, yseed, n);
+      const yseed = await seedYjs(origin, relay, n, limit);
+      const yjs = await syncYjs(origin, relay, yseed, `${n}-${limit}`);
       await closeAll();
-      rows.push({ n, seed, ours, yseed, yjs });
-      console.log(`N=${n}: ours seed ${fmt(seed.ms)} ms, first sync ${fmt(ours.firstSyncMs)} ms, ${fmt(ours.syncMbps, 2)} MB/s (${ours.bytes} B), stored ${fmt(ours.savedMs)} ms, reopen ${fmt(ours.reopenMs)} ms (open ${fmt(ours.openMs)} ms)`);
-      console.log(`N=${n}: yjs  seed ${fmt(yseed.ms)} ms (in IndexedDB after ${fmt(yseed.persistedMs)} ms), first sync ${yjs.failed ? 'none within 60 s' : `${fmt(yjs.firstSyncMs)} ms, ${fmt(yjs.syncMbps, 2)} MB/s (${yjs.bytes} B), reopen ${fmt(yjs.reopenMs)} ms (open ${fmt(yjs.openMs)} ms)`}`);
+      rows.push({ n: label, seed, ours, yseed, yjs });
+      console.log(`N=${label}: ours seed ${fmt(seed.ms)} ms (${seed.edits} edits), first sync ${fmt(ours.firstSyncMs)} ms, ${fmt(ours.syncMbps, 2)} MB/s (${ours.bytes} B), stored ${fmt(ours.savedMs)} ms, reopen ${fmt(ours.reopenMs)} ms (open ${fmt(ours.openMs)} ms)`);
+      console.log(`N=${label}: yjs  seed ${fmt(yseed.ms)} ms (in IndexedDB after ${fmt(yseed.persistedMs)} ms), first sync ${yjs.failed ? 'none within 60 s' : `${fmt(yjs.firstSyncMs)} ms, ${fmt(yjs.syncMbps, 2)} MB/s (${yjs.bytes} B), reopen ${fmt(yjs.reopenMs)} ms (open ${fmt(yjs.openMs)} ms)`}`);
     }
     const lat = {
       ours300: await latencyOurs(origin, relay, {}),

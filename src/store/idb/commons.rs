@@ -1,8 +1,9 @@
 //! The per-commons part of the IndexedDB store: joined commons, changes by slot, snapshots.
 //!
 //! Each [`Store`] method is one IndexedDB transaction. A batch of changes is written by one
-//! transaction that reads the commons' record, puts every change under the next slots (without
-//! waiting for each request) and updates the record: one commit per flush, however many changes.
+//! transaction that reads the commons' record, puts the whole batch as one record keyed by its
+//! first slot ([`encode_batch`]) and updates the record: one put and one commit per batch,
+//! however many changes it holds.
 
 use idb::{Database, KeyRange, ObjectStore, ObjectStoreParams, Query, TransactionMode};
 use js_sys::{Array, Object, Reflect, Uint8Array};
@@ -12,12 +13,13 @@ use super::{commit, from_idb, IdbStore};
 use crate::change::{ChangeId, CommonsId};
 use crate::identity::Identity;
 use crate::store::{
-    Appended, JoinedCommons, Store, StoreError, StoreFuture, StoredCommons, StoredSnapshot,
+    decode_batch, encode_batch, Appended, JoinedCommons, Store, StoreError, StoreFuture,
+    StoredCommons, StoredSnapshot,
 };
 
 /// Object store of the joined commons' records.
 pub const COMMONS_STORE: &str = "commons";
-/// Object store of the changes, keyed `[commons id hex, slot]`.
+/// Object store of the changes: one record per stored batch, keyed `[commons id hex, first slot]`.
 pub const CHANGES_STORE: &str = "changes";
 /// Object store of the snapshots, keyed by commons id hex.
 pub const SNAPSHOTS_STORE: &str = "snapshots";
@@ -248,10 +250,10 @@ impl Store for IdbStore {
                 .map_err(from_idb)?
                 .await
                 .map_err(from_idb)?;
-            let changes = values
-                .into_iter()
-                .map(|v| bytes_of(v, "a stored change"))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut changes = Vec::new();
+            for v in values {
+                changes.extend(decode_batch(&bytes_of(v, "a stored batch")?)?);
+            }
             let snapshot = match snapshot {
                 None => None,
                 Some(s) => Some(StoredSnapshot {
@@ -284,12 +286,12 @@ impl Store for IdbStore {
                 .await?
                 .unwrap_or_else(|| Record::empty(id));
             let first = record.count;
-            for (i, change) in changes.iter().enumerate() {
-                // Not awaited one by one: the transaction's commit reports any failure.
+            if !changes.is_empty() {
+                // Not awaited: the transaction's commit reports any failure.
                 slots
                     .put(
-                        &Uint8Array::from(change.as_slice()),
-                        Some(&slot_key(&key, first + i as u64)),
+                        &Uint8Array::from(encode_batch(&changes).as_slice()),
+                        Some(&slot_key(&key, first)),
                     )
                     .map_err(from_idb)?;
             }
@@ -312,15 +314,38 @@ impl Store for IdbStore {
                 return Ok(vec![]);
             }
             let (_tx, stores) = self.stores(&[CHANGES_STORE], TransactionMode::ReadOnly)?;
-            let values = first(&stores)?
-                .get_all(Some(slot_range(&id.to_hex(), from, Some(to))?), None)
+            let store = first(&stores)?;
+            // Batches that start before `to`, with their first slots: the one holding `from` may
+            // start before it.
+            let range = || slot_range(&id.to_hex(), 0, Some(to));
+            let keys = store
+                .get_all_keys(Some(range()?), None)
                 .map_err(from_idb)?
                 .await
                 .map_err(from_idb)?;
-            values
-                .into_iter()
-                .map(|v| bytes_of(v, "a stored change"))
-                .collect()
+            let values = store
+                .get_all(Some(range()?), None)
+                .map_err(from_idb)?
+                .await
+                .map_err(from_idb)?;
+            let mut out = Vec::new();
+            for (key, value) in keys.iter().zip(values) {
+                let start = Reflect::get(key, &1.into())
+                    .ok()
+                    .and_then(|s| s.as_f64())
+                    .ok_or_else(|| corrupt("a batch key without a slot"))?
+                    as u64;
+                for (i, change) in decode_batch(&bytes_of(value, "a stored batch")?)?
+                    .into_iter()
+                    .enumerate()
+                {
+                    let slot = start + i as u64;
+                    if (from..to).contains(&slot) {
+                        out.push(change);
+                    }
+                }
+            }
+            Ok(out)
         })
     }
 

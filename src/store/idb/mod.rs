@@ -12,7 +12,8 @@
 //! - [`COMMONS_STORE`]: per joined commons (key: its id in hex)
 //!   `{ title, joinedAt, count, heads: Uint8Array(32 × n) }`; `count` is the number of stored
 //!   changes.
-//! - [`CHANGES_STORE`]: the changes, key `[commons id hex, slot]`, value the change's bytes.
+//! - [`CHANGES_STORE`]: the changes, one record per stored batch: key `[commons id hex, first
+//!   slot]`, value the batch packed by [`crate::store::encode_batch`].
 //! - [`SNAPSHOTS_STORE`]: per commons `{ covered, bytes: Uint8Array }`.
 
 use std::cell::RefCell;

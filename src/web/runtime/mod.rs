@@ -429,7 +429,9 @@ impl Runtime {
             .filter_map(|id| replica.change(id).cloned())
             .collect();
         let genesis_arrived = changes.iter().any(|c| c.is_genesis());
-        self.emit(events::changes(&changes, "remote"));
+        if !self.listeners.is_empty() {
+            self.emit(events::changes(&changes, "remote"));
+        }
         self.writes.enqueue(changes, false, vec![]);
         if genesis_arrived {
             writes::remember_title(self);
@@ -485,7 +487,9 @@ impl Runtime {
             return;
         }
         let wake = wake.max(now);
-        if self.timer.as_ref().is_some_and(|(at, _)| *at == wake) {
+        // A timer already due no later is kept: if it fires early, the pump re-arms it. (Making
+        // a new one on every message would cost a closure and two browser calls each time.)
+        if self.timer.as_ref().is_some_and(|(at, _)| *at <= wake) {
             return;
         }
         let weak = self.weak.clone();

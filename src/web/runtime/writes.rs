@@ -89,6 +89,8 @@ pub(crate) struct Writes {
     unsaved: Option<Batch>,
     typing_waiters: Vec<Waiter>,
     busy: bool,
+    /// Changes in the batch being written now.
+    in_flight: usize,
     /// Changes stored since the commons was opened.
     pub(crate) saved: u64,
 }
@@ -101,6 +103,7 @@ impl Writes {
             unsaved: None,
             typing_waiters: vec![],
             busy: false,
+            in_flight: 0,
             saved: 0,
         }
     }
@@ -138,9 +141,9 @@ impl Writes {
         !self.busy && self.queue.is_empty() && self.unsaved.is_none()
     }
 
-    /// Changes waiting to be stored, and changes whose write failed.
+    /// Changes waiting to be stored (or being stored), and changes whose write failed.
     pub fn pending(&self) -> (usize, usize) {
-        let queued = self.queue.iter().map(|b| b.bytes.len()).sum();
+        let queued = self.in_flight + self.queue.iter().map(|b| b.bytes.len()).sum::<usize>();
         let failed = self.unsaved.as_ref().map_or(0, |b| b.bytes.len());
         (queued, failed)
     }
@@ -155,6 +158,7 @@ impl Writes {
         for b in self.queue.drain(..) {
             job.append(b);
         }
+        self.in_flight = job.bytes.len();
         Some(job)
     }
 }
@@ -206,6 +210,7 @@ async fn run(shared: Shared) {
 }
 
 fn finished(rt: &mut Runtime, job: Batch, result: Result<(), StoreError>) {
+    rt.writes.in_flight = 0;
     match result {
         Ok(()) => {
             if !job.local.is_empty() {
