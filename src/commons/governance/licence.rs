@@ -1,113 +1,65 @@
-//! Which licence changes a commons may make: only to a licence that keeps its share-alike terms.
+//! Which licence changes a commons may make by proposal, with the reason a person reads when one
+//! is refused.
 //!
-//! A share-alike (copyleft) commons may move to the same licence, a later version of it, or a
-//! licence its terms declare compatible for adaptations; never to a permissive or unknown one. A
-//! commons under a permissive licence may adopt any licence of the table. The table is small on
-//! purpose: a newcomer can read it whole (docs/GOVERNANCE.md repeats it).
+//! There is one licence table, in [`crate::commons::property`] (peer property owns it); this
+//! module only states the governance rule with it: a commons may move from `from` to `to` when
+//! the work already made under `from` may be included in a work under `to`, and a share-alike
+//! commons stays share-alike ([`licence_change_allowed`]). docs/GOVERNANCE.md repeats the table.
 
-/// Share-alike licences this project knows, each with the licences it may move to (besides
-/// itself).
-const SHARE_ALIKE: &[(&str, &[&str])] = &[
-    (
-        "CC-BY-SA-1.0",
-        &[
-            "CC-BY-SA-2.0",
-            "CC-BY-SA-2.5",
-            "CC-BY-SA-3.0",
-            "CC-BY-SA-4.0",
-        ],
-    ),
-    (
-        "CC-BY-SA-2.0",
-        &["CC-BY-SA-2.5", "CC-BY-SA-3.0", "CC-BY-SA-4.0"],
-    ),
-    ("CC-BY-SA-2.5", &["CC-BY-SA-3.0", "CC-BY-SA-4.0"]),
-    ("CC-BY-SA-3.0", &["CC-BY-SA-4.0"]),
-    // Creative Commons declared GPLv3 compatible with BY-SA 4.0 for adaptations (one way).
-    ("CC-BY-SA-4.0", &["GPL-3.0-only", "GPL-3.0-or-later"]),
-    (
-        "GPL-2.0-or-later",
-        &[
-            "GPL-3.0-only",
-            "GPL-3.0-or-later",
-            "AGPL-3.0-only",
-            "AGPL-3.0-or-later",
-        ],
-    ),
-    ("GPL-3.0-only", &["AGPL-3.0-only"]),
-    (
-        "GPL-3.0-or-later",
-        &["GPL-3.0-only", "AGPL-3.0-only", "AGPL-3.0-or-later"],
-    ),
-    ("AGPL-3.0-only", &[]),
-    ("AGPL-3.0-or-later", &["AGPL-3.0-only"]),
-    (
-        "LGPL-2.1-or-later",
-        &["LGPL-3.0-or-later", "GPL-2.0-or-later", "GPL-3.0-or-later"],
-    ),
-    ("LGPL-3.0-or-later", &["GPL-3.0-or-later"]),
-    (
-        "MPL-2.0",
-        &["GPL-2.0-or-later", "GPL-3.0-or-later", "LGPL-2.1-or-later"],
-    ),
-    ("EUPL-1.2", &["GPL-3.0-only", "AGPL-3.0-only", "MPL-2.0"]),
-    ("GFDL-1.3-or-later", &["CC-BY-SA-3.0"]),
-    ("ODbL-1.0", &[]),
-    ("CERN-OHL-S-2.0", &[]),
-];
+use crate::commons::property::{licence, licence_change_allowed, licences};
 
-/// Permissive licences a commons may start under, and move from to anything in the tables.
-const PERMISSIVE: &[&str] = &[
-    "CC0-1.0",
-    "CC-BY-4.0",
-    "CC-BY-3.0",
-    "MIT",
-    "Apache-2.0",
-    "BSD-2-Clause",
-    "BSD-3-Clause",
-    "ISC",
-    "Unlicense",
-    "ODC-By-1.0",
-    "PDDL-1.0",
-];
-
-/// Whether `spdx` is a licence of the tables.
+/// Whether `spdx` is a licence of the table (matched without regard to case).
 pub fn is_known(spdx: &str) -> bool {
-    is_share_alike(spdx) || PERMISSIVE.contains(&spdx)
-}
-
-/// Whether `spdx` is a share-alike licence of the table.
-pub fn is_share_alike(spdx: &str) -> bool {
-    SHARE_ALIKE.iter().any(|(l, _)| *l == spdx)
+    licence(spdx).is_some()
 }
 
 /// Whether a commons under `from` may move to `to`. The error says why not, for people.
 pub fn check_change(from: &str, to: &str) -> Result<(), String> {
-    if !is_known(to) {
+    let Some(target) = licence(to) else {
         return Err(format!(
-            "unknown licence '{to}': use an SPDX id from docs/GOVERNANCE.md's licence table"
+            "unknown licence '{to}': use one of {}",
+            licences()
+                .iter()
+                .map(|l| l.spdx)
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
-    }
-    if from == to {
+    };
+    if licence_change_allowed(from, target.spdx) {
         return Ok(());
     }
-    match SHARE_ALIKE.iter().find(|(l, _)| *l == from) {
-        Some((_, allowed)) if allowed.contains(&to) => Ok(()),
-        Some(_) => Err(format!(
-            "{from} is share-alike: the commons may move only to {}",
-            allowed_list(from)
-        )),
-        // Permissive (or unknown) licences impose no share-alike terms to keep.
-        None => Ok(()),
-    }
+    let Some(current) = licence(from) else {
+        return Err(format!(
+            "the licence in force '{from}' is unknown to this version: nothing can be checked \
+             against it, so it cannot be changed"
+        ));
+    };
+    let allowed = allowed_targets(current.spdx);
+    let why = if current.share_alike && !target.share_alike {
+        format!("{} is share-alike and {} is not", current.spdx, target.spdx)
+    } else {
+        format!(
+            "work under {} may not be included in a work under {}",
+            current.spdx, target.spdx
+        )
+    };
+    Err(format!(
+        "{why}: the commons may move only to {}",
+        if allowed.is_empty() {
+            "no other licence".to_string()
+        } else {
+            allowed.join(", ")
+        }
+    ))
 }
 
-fn allowed_list(from: &str) -> String {
-    let mut v = vec![from];
-    if let Some((_, allowed)) = SHARE_ALIKE.iter().find(|(l, _)| *l == from) {
-        v.extend(allowed.iter().copied());
-    }
-    v.join(", ")
+/// The licences a commons under `from` may move to, itself excluded.
+pub fn allowed_targets(from: &str) -> Vec<&'static str> {
+    licences()
+        .iter()
+        .map(|l| l.spdx)
+        .filter(|t| *t != from && licence_change_allowed(from, t))
+        .collect()
 }
 
 #[cfg(test)]
@@ -117,19 +69,42 @@ mod tests {
     #[test]
     fn share_alike_is_kept() {
         assert!(check_change("CC-BY-SA-4.0", "CC-BY-SA-4.0").is_ok());
-        assert!(check_change("CC-BY-SA-3.0", "CC-BY-SA-4.0").is_ok());
         assert!(check_change("CC-BY-SA-4.0", "GPL-3.0-or-later").is_ok());
         let e = check_change("CC-BY-SA-4.0", "CC-BY-4.0").unwrap_err();
         assert!(e.contains("share-alike"), "{e}");
-        assert!(
-            check_change("CC-BY-SA-4.0", "CC-BY-SA-3.0").is_err(),
-            "no downgrade"
-        );
+        assert!(e.contains("GPL-3.0-or-later"), "names what is allowed: {e}");
         assert!(check_change("CC-BY-SA-4.0", "MIT").is_err());
+        assert!(check_change("GPL-3.0-or-later", "CC-BY-SA-4.0").is_err());
         assert!(check_change("CC-BY-SA-4.0", "WTFPL")
             .unwrap_err()
             .contains("unknown"));
+    }
+
+    #[test]
+    fn permissive_moves_only_where_its_work_fits() {
         assert!(check_change("CC-BY-4.0", "CC-BY-SA-4.0").is_ok());
-        assert!(check_change("MIT", "CC0-1.0").is_ok());
+        assert!(check_change("CC0-1.0", "MIT").is_ok());
+        assert!(check_change("MIT", "Apache-2.0").is_ok());
+        let e = check_change("MIT", "CC0-1.0").unwrap_err();
+        assert!(e.contains("may not be included"), "{e}");
+        assert!(
+            check_change("cc-by-4.0", "cc-by-sa-4.0").is_ok(),
+            "ids ignore case"
+        );
+    }
+
+    #[test]
+    fn the_rule_agrees_with_the_property_table_everywhere() {
+        for f in licences() {
+            for t in licences() {
+                assert_eq!(
+                    check_change(f.spdx, t.spdx).is_ok(),
+                    f.spdx == t.spdx || licence_change_allowed(f.spdx, t.spdx),
+                    "{} -> {}",
+                    f.spdx,
+                    t.spdx
+                );
+            }
+        }
     }
 }

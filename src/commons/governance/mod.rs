@@ -481,7 +481,12 @@ impl Governance {
                 continue;
             };
             match licence::check_change(&self.licence.0, spdx) {
-                Ok(()) => self.licence = (spdx.clone(), Some(pid)),
+                // Stored in the table's canonical spelling (ids match without regard to case).
+                Ok(()) => {
+                    let canonical = crate::commons::property::licence(spdx)
+                        .map_or_else(|| spdx.clone(), |l| l.spdx.to_string());
+                    self.licence = (canonical, Some(pid));
+                }
                 Err(e) => {
                     self.licence_void.insert(pid, e);
                 }
