@@ -480,3 +480,43 @@ fn a_carry_change_carries_nothing_else() {
         Err(CommonsError::Change(ChangeError::InvalidOp(m))) if m.contains("only carry")
     ));
 }
+
+#[test]
+fn a_fork_continues_the_charter_in_force_not_the_founding_one() {
+    use peer_commons::change::{ProposalKind, VoteChoice};
+    let (mut p, soup, _) = parent("CC-BY-SA-4.0");
+    // Ana, the only member, passes a stricter quorum and a new purpose.
+    let (quorum, _) = p
+        .propose(
+            ProposalKind::ChangeParameter {
+                name: "quorum".into(),
+                value: "2/3".into(),
+            },
+            "",
+            20,
+        )
+        .unwrap();
+    p.vote(&quorum, VoteChoice::Yes, 21).unwrap();
+    let (purpose, _) = p
+        .propose(
+            ProposalKind::ChangeParameter {
+                name: "purpose".into(),
+                value: "Soups of the world".into(),
+            },
+            "",
+            22,
+        )
+        .unwrap();
+    p.vote(&purpose, VoteChoice::Yes, 23).unwrap();
+    assert_eq!(p.charter().unwrap().quorum.value, "2/3");
+    let opts = ForkOptions {
+        title: "Soups".into(),
+        documents: Some(vec![soup]),
+        ..Default::default()
+    };
+    let forked = p.fork(opts, forker(), 1, 100).unwrap();
+    let g = forked.commons.genesis_charter().unwrap();
+    assert_eq!((g.params.quorum_num, g.params.quorum_den), (2, 3));
+    assert_eq!(g.purpose, "Soups of the world");
+    assert_eq!(forked.commons.charter().unwrap().quorum.value, "2/3");
+}

@@ -93,11 +93,15 @@ impl Commons {
         if heads.len() > MAX_DEPS_PER_CHANGE {
             return Err(ForkError::TooManyHeads(heads.len()));
         }
+        // The fork starts from the charter in force (passed proposals included), not the
+        // parent's founding one: it continues the community's rules as they are now.
+        let in_force = self.charter();
+        let purpose = in_force.map_or_else(|| parent.purpose.clone(), |c| c.purpose.value);
         let charter = Charter {
             title: opts.title,
-            purpose: opts.purpose.unwrap_or_else(|| parent.purpose.clone()),
+            purpose: opts.purpose.unwrap_or(purpose),
             licence,
-            params: parent.params.clone(),
+            params: self.governance().params_in_force().clone(),
             fork_of: Some(ForkParent {
                 commons: self.id(),
                 heads,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::hexser;
 use super::proposals::{Outcome, Proposal, Tally, VoteNote};
 use super::Governance;
-use crate::change::{ChangeId, ProposalKind, VoteChoice, VoteWeight};
+use crate::change::{ChangeId, GovernanceParams, ProposalKind, VoteChoice, VoteWeight};
 use crate::commons::Commons;
 use crate::identity::AuthorId;
 
@@ -299,6 +299,11 @@ impl Governance {
     }
 
     /// The charter in force, with the proposal that set each value.
+    /// The governance parameters in force: the genesis charter's, as changed by passed proposals.
+    pub fn params_in_force(&self) -> &GovernanceParams {
+        &self.global.params
+    }
+
     pub fn charter(&self) -> Option<CharterView> {
         let (_, genesis) = self.genesis.as_ref()?;
         let g = &self.global;
