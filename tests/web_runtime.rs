@@ -260,3 +260,44 @@ async fn bad_arguments_get_messages_a_person_can_act_on() {
     assert_eq!(c.document_text(doc).unwrap(), "abc", "nothing changed");
     resolved(c.close()).await;
 }
+
+fn field(v: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(v, &name.into()).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn licence_offers_and_change_history_reach_javascript() {
+    fresh_db("rt-property").await;
+    let c = WebCommons::create(opts(
+        r#"{"title":"Songs","database":"rt-property","tabSync":false,"name":"Ada"}"#,
+    ))
+    .await
+    .unwrap();
+    let licence = c.licence();
+    assert_eq!(
+        field(&licence, "spdx").as_string().as_deref(),
+        Some("CC-BY-SA-4.0")
+    );
+    assert_eq!(field(&licence, "known").as_bool(), Some(true));
+    let doc = resolved(c.create_document("Tune".into(), "la la".into()).unwrap())
+        .await
+        .as_string()
+        .unwrap();
+    let history: js_sys::Array = c.change_history(doc.clone()).unwrap().unchecked_into();
+    assert_eq!(history.length(), 1);
+    let created = field(&history.get(0), "change").as_string().unwrap();
+    assert_eq!(
+        created, doc,
+        "a document's id is the change that created it"
+    );
+    // The author offers their own change under CC0 too; an incompatible offer is refused.
+    let refused = c.mark_licence(created.clone(), "ODbL-1.0".into()).unwrap();
+    let e = message(JsFuture::from(refused).await.unwrap_err());
+    assert!(e.contains("ODbL-1.0"), "{e}");
+    resolved(c.mark_licence(created.clone(), "CC0-1.0".into()).unwrap()).await;
+    let history: js_sys::Array = c.change_history(doc.clone()).unwrap().unchecked_into();
+    let offered: js_sys::Array = field(&history.get(0), "offered_licences").unchecked_into();
+    assert_eq!(offered.to_vec(), vec![JsValue::from_str("CC0-1.0")]);
+    assert!(err(c.change_history("nonsense".into()).unwrap_err()).contains("document id"));
+    resolved(c.close()).await;
+}

@@ -142,7 +142,7 @@ impl WebCommons {
 impl WebCommons {
     /// Runs a governance action on the replica and stores its changes; the promise resolves
     /// with the id of the last change written.
-    fn governance_write<E: std::fmt::Display + 'static>(
+    pub(super) fn governance_write<E: std::fmt::Display + 'static>(
         &self,
         f: impl FnOnce(&mut crate::commons::Commons, u64) -> Result<Vec<crate::change::Change>, E>
             + 'static,

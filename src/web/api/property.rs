@@ -51,6 +51,40 @@ impl WebCommons {
             .map_or(JsValue::NULL, |v| to_js(&v)))
     }
 
+    /// The licence in force: `{ spdx, name, share_alike, meaning, known }` (a passed licence
+    /// proposal replaces the founding one; `known: false` for an id this version does not offer).
+    #[wasm_bindgen(
+        unchecked_return_type = "{ spdx: string; name: string; share_alike: boolean; meaning: string; known: boolean }"
+    )]
+    pub fn licence(&self) -> JsValue {
+        to_js(&self.read(|c| c.licence()))
+    }
+
+    /// Every change that touched a document, in causal order (carried history first): author,
+    /// name, what it did, what of its text survives, where it was carried from, the licences
+    /// its author also offers it under, and its validation. Empty for an unknown document.
+    #[wasm_bindgen(js_name = changeHistory, unchecked_return_type = "any[]")]
+    pub fn change_history(
+        &self,
+        #[wasm_bindgen(js_name = docId)] doc_id: String,
+    ) -> Result<JsValue, JsError> {
+        let id = parse_id(&doc_id, "a document id")?;
+        Ok(to_js(&self.read(|c| c.change_history(&id))))
+    }
+
+    /// Offers one of your own changes under another licence (one whose work fits in the
+    /// commons' licence, e.g. CC0-1.0 inside CC-BY-SA-4.0); resolves with the offer's id once
+    /// stored. Refused with the reason for someone else's change or an incompatible licence.
+    #[wasm_bindgen(js_name = markLicence, unchecked_return_type = "Promise<string>")]
+    pub fn mark_licence(
+        &self,
+        #[wasm_bindgen(js_name = changeId)] change_id: String,
+        spdx: String,
+    ) -> Result<js_sys::Promise, JsError> {
+        let id = parse_id(&change_id, "a change id")?;
+        self.governance_write(move |c, now| c.mark_licence(&id, &spdx, now))
+    }
+
     /// The ledger of contributions and validations, computed from the signed record.
     #[wasm_bindgen(unchecked_return_type = "any")]
     pub fn ledger(&self) -> JsValue {
