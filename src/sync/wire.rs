@@ -31,6 +31,16 @@ mod ty {
     pub const PEERS: u8 = 0x30;
     pub const SIGNAL: u8 = 0x31;
     pub const REFUSE: u8 = 0x32;
+    pub const PRESENCE: u8 = 0x40;
+}
+
+/// Feature bits a peer announces in its hello (appended after the version 1 fields).
+pub mod features {
+    /// The peer takes [`super::Message::Presence`] messages (older peers would count them as
+    /// unknown messages, so they are only sent to peers that announce this).
+    pub const PRESENCE: u32 = 1;
+    /// Everything this build speaks.
+    pub const ALL: u32 = PRESENCE;
 }
 
 /// A byte string that postcard writes as length + raw bytes and reads without copying.
@@ -157,6 +167,10 @@ pub struct Hello {
     pub ack: bool,
     /// How many changes the sender holds (the side holding more leads reconciliation).
     pub items: u64,
+    /// Optional [`features`] of the sender: a varint after the fields above, absent (0) in
+    /// hellos from peers that predate it.
+    #[serde(skip)]
+    pub features: u32,
 }
 
 /// A relayed WebRTC signal (SDP or ICE candidate), opaque to the protocol.
@@ -236,6 +250,8 @@ pub enum Message<'a> {
         /// The peer that refuses.
         to: [u8; 16],
     },
+    /// Signed presence records (cursors), opaque here: `super::presence` checks them.
+    Presence(Vec<Bytes<'a>>),
 }
 
 /// A message body that does not parse.
@@ -292,7 +308,13 @@ impl<'a> Message<'a> {
     /// Encodes the message.
     pub fn encode(&self) -> Vec<u8> {
         match self {
-            Message::Hello(h) => put(ty::HELLO, h),
+            Message::Hello(h) => {
+                let mut bytes = put(ty::HELLO, h);
+                if h.features != 0 {
+                    bytes = postcard::to_extend(&h.features, bytes).unwrap_or_default();
+                }
+                bytes
+            }
             Message::Close { reason, detail } => {
                 let detail = truncate(detail, MAX_CLOSE_DETAIL);
                 put(
@@ -336,6 +358,7 @@ impl<'a> Message<'a> {
                     to: *to,
                 },
             ),
+            Message::Presence(records) => put(ty::PRESENCE, records),
         }
     }
 
@@ -343,7 +366,7 @@ impl<'a> Message<'a> {
     pub fn decode(bytes: &'a [u8]) -> Result<Option<Self>, WireError> {
         let (&t, body) = bytes.split_first().ok_or(WireError::Empty)?;
         let msg = match t {
-            ty::HELLO => Message::Hello(get(t, body)?),
+            ty::HELLO => Message::Hello(hello(body)?),
             ty::CLOSE => {
                 let c: CloseBody = get(t, body)?;
                 Message::Close {
@@ -390,10 +413,20 @@ impl<'a> Message<'a> {
                     to: r.to,
                 }
             }
+            ty::PRESENCE => Message::Presence(get(t, body)?),
             _ => return Ok(None),
         };
         Ok(Some(msg))
     }
+}
+
+/// A hello: the version 1 fields, then optional feature bits (absent in older peers' hellos,
+/// ignored if they do not parse: a later version may append other fields).
+fn hello(body: &[u8]) -> Result<Hello, WireError> {
+    let (mut h, rest): (Hello, _) =
+        postcard::take_from_bytes(body).map_err(|_| WireError::BadBody(ty::HELLO))?;
+    h.features = postcard::take_from_bytes::<u32>(rest).map_or(0, |(f, _)| f);
+    Ok(h)
 }
 
 fn recon_body(recon: u32, round: u32, payload: Bytes<'_>) -> ReconBody<'_> {
@@ -455,6 +488,7 @@ mod tests {
                 peer: [4; 16],
                 ack: true,
                 items: 12345,
+                features: features::ALL,
             }),
             Message::Close {
                 reason: CloseReason::CommonsMismatch,
@@ -492,6 +526,7 @@ mod tests {
                 from: [1; 16],
                 to: [2; 16],
             },
+            Message::Presence(vec![Bytes(b"rec"), Bytes(&[7; 100])]),
         ]
     }
 
@@ -518,6 +553,40 @@ mod tests {
             Message::decode(&[ty::HAVE, 3, 1, 2, 3]),
             Err(WireError::BadBody(ty::HAVE))
         );
+    }
+
+    #[test]
+    fn hellos_with_and_without_features_read_alike() {
+        let old = Hello {
+            version: PROTOCOL_VERSION,
+            commons: [3; 32],
+            peer: [4; 16],
+            ack: false,
+            items: 1,
+            features: 0,
+        };
+        let plain = Message::Hello(old.clone()).encode();
+        let with = Message::Hello(Hello {
+            features: features::PRESENCE,
+            ..old.clone()
+        })
+        .encode();
+        // An older peer's hello has no features: it reads as 0.
+        assert_eq!(
+            Message::decode(&plain),
+            Ok(Some(Message::Hello(old.clone())))
+        );
+        // The features are appended after the version 1 fields, which an older peer reads
+        // unchanged (it ignores trailing bytes).
+        assert!(with.starts_with(&plain));
+        match Message::decode(&with) {
+            Ok(Some(Message::Hello(h))) => assert_eq!(h.features, features::PRESENCE),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Something appended that is not a varint is ignored too.
+        let mut odd = plain.clone();
+        odd.push(0xff);
+        assert_eq!(Message::decode(&odd), Ok(Some(Message::Hello(old))));
     }
 
     #[test]
