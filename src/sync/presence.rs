@@ -420,6 +420,19 @@ impl LocalPresence {
         }
     }
 
+    /// Clears the cursor for good (the replica closes): the sequence number of the clearing
+    /// record to publish at once, if a cursor may be showing elsewhere.
+    pub fn leave(&mut self) -> Option<u64> {
+        let showing = self.last_sent.is_some() && (self.cursor.is_some() || self.dirty);
+        self.cursor = None;
+        self.dirty = false;
+        if !showing {
+            return None;
+        }
+        self.seq += 1;
+        Some(self.seq)
+    }
+
     /// If a record is due at `now`: its sequence number and cursor, to sign and publish.
     pub fn poll(&mut self, now: u64) -> Option<(u64, Option<Cursor>)> {
         if self.next_due().is_none_or(|t| now < t) {

@@ -220,3 +220,17 @@ fn local_presence_is_rate_limited_refreshed_and_cleared_once() {
     assert_eq!(l.poll(11_200), Some((4, None)));
     assert_eq!(l.next_due(), None);
 }
+
+#[test]
+fn leaving_clears_a_published_cursor_at_once() {
+    let mut l = LocalPresence::new(&PresenceConfig::default());
+    l.set(cursor(1, 1));
+    // Nothing published yet: nothing to clear.
+    assert_eq!(l.clone().leave(), None);
+    assert!(l.poll(0).is_some());
+    l.set(cursor(1, 2));
+    // Within the minimum interval, leaving does not wait.
+    assert_eq!(l.leave(), Some(2));
+    assert_eq!(l.next_due(), None);
+    assert_eq!(l.leave(), None);
+}
