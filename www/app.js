@@ -141,12 +141,18 @@ async function adopt(raw) {
   const c = app.commons;
   if (c.has('onChange')) {
     let queued = false;
-    const handler = () => {
+    let onlyPresence = true;
+    const handler = (event) => {
+      // Cursor moves only redraw the cursors: a full refresh per keystroke of others is waste.
+      if (event?.type !== 'presence') onlyPresence = false;
       if (queued) return;
       queued = true;
       requestAnimationFrame(() => {
         queued = false;
+        const presenceOnly = onlyPresence;
+        onlyPresence = true;
         if (app.commons !== c) return;
+        if (presenceOnly && app.screen?.presence) return app.screen.presence();
         updateHeader();
         app.screen?.refresh?.();
       });
