@@ -23,6 +23,8 @@ pub(super) struct NodePresence {
     own: Option<Vec<u8>>,
     /// Records taken from each link in the current second: (window start, count).
     rate: BTreeMap<ConnId, (u64, u32)>,
+    /// When the next record expires (cached: the book is not scanned on every input).
+    sweep_at: Option<u64>,
 }
 
 impl NodePresence {
@@ -33,12 +35,13 @@ impl NodePresence {
             flush_at: None,
             own: None,
             rate: BTreeMap::new(),
+            sweep_at: None,
         }
     }
 
     /// When the presence timers want to run.
     pub fn deadline(&self) -> Option<u64> {
-        match (self.flush_at, self.book.next_expiry()) {
+        match (self.flush_at, self.sweep_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -114,6 +117,9 @@ impl<R: Replica> Node<R> {
             {
                 Ok(Received::Fresh(key)) => {
                     changed = true;
+                    let expires = self.now + self.presence.book.config().expiry_ms;
+                    let sweep = self.presence.sweep_at.map_or(expires, |t| t.min(expires));
+                    self.presence.sweep_at = Some(sweep);
                     self.presence.queue.insert(key, (bytes, Some(conn)));
                 }
                 Ok(Received::Stale) => {}
@@ -166,8 +172,12 @@ impl<R: Replica> Node<R> {
                 }
             }
         }
-        if self.presence.book.expire(now) {
-            self.event(NodeEvent::Presence);
+        if self.presence.sweep_at.is_some_and(|t| now >= t) {
+            let gone = self.presence.book.expire(now);
+            self.presence.sweep_at = self.presence.book.next_expiry();
+            if gone {
+                self.event(NodeEvent::Presence);
+            }
         }
     }
 }
