@@ -158,7 +158,10 @@ async function adopt(raw) {
       });
     };
     const off = c.raw.onChange(handler);
-    app.unsubscribe = () => { if (typeof off === 'function') off(); };
+    // Leaving the page: others stop showing our cursor now rather than after its 30 s expiry.
+    const hide = () => { if (app.commons === c && c.has('setPresence')) c.read('setPresence', undefined, null); };
+    window.addEventListener('pagehide', hide);
+    app.unsubscribe = () => { if (typeof off === 'function') off(); window.removeEventListener('pagehide', hide); };
   }
   byId('tabs').hidden = false;
   byId('online').hidden = false;

@@ -112,8 +112,8 @@ pub enum PresenceError {
 }
 
 impl PresenceError {
-    /// True when a correct peer could not have sent it: forged or broken records, as opposed
-    /// to merely oversized names from a newer version (none exist yet; every refusal counts).
+    /// True when a correct peer could not have sent it (forged, broken or over the limits), so
+    /// it counts against the sender. A record about another commons is only dropped.
     pub fn is_abusive(&self) -> bool {
         !matches!(self, PresenceError::WrongCommons)
     }
@@ -407,10 +407,13 @@ impl LocalPresence {
         self.cursor.as_ref()
     }
 
-    /// When a record is due: soon after a change (rate-limited), else at the next refresh
-    /// while a cursor is set.
+    /// When a record is due: soon after a change (rate-limited; a clearing record at once, as
+    /// the page may be going away), else at the next refresh while a cursor is set.
     pub fn next_due(&self) -> Option<u64> {
         let last = self.last_sent;
+        if self.dirty && self.cursor.is_none() {
+            return Some(last.unwrap_or(0));
+        }
         if self.dirty {
             return Some(last.map_or(0, |t| t + self.min_interval_ms));
         }

@@ -215,9 +215,10 @@ fn local_presence_is_rate_limited_refreshed_and_cleared_once() {
     // Setting the same cursor is not a change.
     l.set(cursor(1, 3));
     assert_eq!(l.next_due(), Some(21_100));
-    // Clearing publishes one clearing record, then nothing.
+    // Clearing publishes one clearing record at once (not rate-limited), then nothing.
     l.set(None);
-    assert_eq!(l.poll(11_200), Some((4, None)));
+    assert_eq!(l.next_due(), Some(11_100));
+    assert_eq!(l.poll(11_101), Some((4, None)));
     assert_eq!(l.next_due(), None);
 }
 
