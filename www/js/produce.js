@@ -98,7 +98,10 @@ export function mountProduce(view, ctx) {
         read: () => c.call('documentText', id) ?? '',
         write: (index, del, ins) => c.call('editDocument', id, index, del, ins),
         onError: (error) => showError(error, 'Your edit could not be saved'),
-        onSelection: (anchor, head) => setPresence(id, anchor, head),
+        onSelection: (anchor, head) => {
+          setPresence(id, anchor, head);
+          cursors?.render(); // our typing moved the text under the others' cursors
+        },
       });
       cursors = c.has('presence') ? new RemoteCursors(textarea, {
         list: () => c.call('presence', id),
