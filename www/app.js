@@ -141,18 +141,27 @@ async function adopt(raw) {
   const c = app.commons;
   if (c.has('onChange')) {
     let queued = false;
-    const handler = () => {
+    let onlyPresence = true;
+    const handler = (event) => {
+      // Cursor moves only redraw the cursors: a full refresh per keystroke of others is waste.
+      if (event?.type !== 'presence') onlyPresence = false;
       if (queued) return;
       queued = true;
       requestAnimationFrame(() => {
         queued = false;
+        const presenceOnly = onlyPresence;
+        onlyPresence = true;
         if (app.commons !== c) return;
+        if (presenceOnly && app.screen?.presence) return app.screen.presence();
         updateHeader();
         app.screen?.refresh?.();
       });
     };
     const off = c.raw.onChange(handler);
-    app.unsubscribe = () => { if (typeof off === 'function') off(); };
+    // Leaving the page: others stop showing our cursor now rather than after its 30 s expiry.
+    const hide = () => { if (app.commons === c && c.has('setPresence')) c.read('setPresence', undefined, null); };
+    window.addEventListener('pagehide', hide);
+    app.unsubscribe = () => { if (typeof off === 'function') off(); window.removeEventListener('pagehide', hide); };
   }
   byId('tabs').hidden = false;
   byId('online').hidden = false;

@@ -6,6 +6,7 @@
 //! are last-writer-wins by the causal order `(depth, id)`; task statuses are folds of their events
 //! in that order, computed on read.
 
+mod cursor;
 pub mod documents;
 pub mod governance;
 mod hash;

@@ -4,6 +4,7 @@
 //! - [`wire`]: the versioned protocol messages.
 //! - [`index`]: the (depth, id) items that negentropy reconciles.
 //! - [`session`]: one connection: hello, reconciliation, transfer in dependency order, live push.
+//! - [`presence`]: ephemeral cursors and who is where, signed, expiring, never stored.
 //! - [`node`]: the gossip node over a partial mesh of sessions: forwarding, peer exchange and
 //!   introductions, misbehaviour scores, replacement of dead or hostile neighbours.
 //!
@@ -12,6 +13,7 @@
 pub mod frame;
 pub mod index;
 pub mod node;
+pub mod presence;
 pub mod replica;
 pub mod session;
 pub mod wire;

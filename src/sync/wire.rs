@@ -31,6 +31,16 @@ mod ty {
     pub const PEERS: u8 = 0x30;
     pub const SIGNAL: u8 = 0x31;
     pub const REFUSE: u8 = 0x32;
+    pub const PRESENCE: u8 = 0x40;
+}
+
+/// Feature bits a peer announces in its hello (appended after the version 1 fields).
+pub mod features {
+    /// The peer takes [`super::Message::Presence`] messages (older peers would count them as
+    /// unknown messages, so they are only sent to peers that announce this).
+    pub const PRESENCE: u32 = 1;
+    /// Everything this build speaks.
+    pub const ALL: u32 = PRESENCE;
 }
 
 /// A byte string that postcard writes as length + raw bytes and reads without copying.
@@ -157,6 +167,10 @@ pub struct Hello {
     pub ack: bool,
     /// How many changes the sender holds (the side holding more leads reconciliation).
     pub items: u64,
+    /// Optional [`features`] of the sender: a varint after the fields above, absent (0) in
+    /// hellos from peers that predate it.
+    #[serde(skip)]
+    pub features: u32,
 }
 
 /// A relayed WebRTC signal (SDP or ICE candidate), opaque to the protocol.
@@ -236,6 +250,8 @@ pub enum Message<'a> {
         /// The peer that refuses.
         to: [u8; 16],
     },
+    /// Signed presence records (cursors), opaque here: `super::presence` checks them.
+    Presence(Vec<Bytes<'a>>),
 }
 
 /// A message body that does not parse.
@@ -292,7 +308,13 @@ impl<'a> Message<'a> {
     /// Encodes the message.
     pub fn encode(&self) -> Vec<u8> {
         match self {
-            Message::Hello(h) => put(ty::HELLO, h),
+            Message::Hello(h) => {
+                let mut bytes = put(ty::HELLO, h);
+                if h.features != 0 {
+                    bytes = postcard::to_extend(&h.features, bytes).unwrap_or_default();
+                }
+                bytes
+            }
             Message::Close { reason, detail } => {
                 let detail = truncate(detail, MAX_CLOSE_DETAIL);
                 put(
@@ -336,6 +358,7 @@ impl<'a> Message<'a> {
                     to: *to,
                 },
             ),
+            Message::Presence(records) => put(ty::PRESENCE, records),
         }
     }
 
@@ -343,7 +366,7 @@ impl<'a> Message<'a> {
     pub fn decode(bytes: &'a [u8]) -> Result<Option<Self>, WireError> {
         let (&t, body) = bytes.split_first().ok_or(WireError::Empty)?;
         let msg = match t {
-            ty::HELLO => Message::Hello(get(t, body)?),
+            ty::HELLO => Message::Hello(hello(body)?),
             ty::CLOSE => {
                 let c: CloseBody = get(t, body)?;
                 Message::Close {
@@ -390,10 +413,20 @@ impl<'a> Message<'a> {
                     to: r.to,
                 }
             }
+            ty::PRESENCE => Message::Presence(get(t, body)?),
             _ => return Ok(None),
         };
         Ok(Some(msg))
     }
+}
+
+/// A hello: the version 1 fields, then optional feature bits (absent in older peers' hellos,
+/// ignored if they do not parse: a later version may append other fields).
+fn hello(body: &[u8]) -> Result<Hello, WireError> {
+    let (mut h, rest): (Hello, _) =
+        postcard::take_from_bytes(body).map_err(|_| WireError::BadBody(ty::HELLO))?;
+    h.features = postcard::take_from_bytes::<u32>(rest).map_or(0, |(f, _)| f);
+    Ok(h)
 }
 
 fn recon_body(recon: u32, round: u32, payload: Bytes<'_>) -> ReconBody<'_> {
@@ -444,110 +477,4 @@ pub fn to_peer_ids(ids: &[[u8; 16]]) -> Vec<PeerId> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn samples() -> Vec<Message<'static>> {
-        vec![
-            Message::Hello(Hello {
-                version: PROTOCOL_VERSION,
-                commons: [3; 32],
-                peer: [4; 16],
-                ack: true,
-                items: 12345,
-            }),
-            Message::Close {
-                reason: CloseReason::CommonsMismatch,
-                detail: "wrong commons",
-            },
-            Message::Ping(77),
-            Message::Pong(u64::MAX),
-            Message::Query {
-                recon: 1,
-                round: 2,
-                payload: Bytes(b"neg"),
-            },
-            Message::Reply {
-                recon: 1,
-                round: 2,
-                payload: Bytes(b""),
-            },
-            Message::Done(9),
-            Message::Want {
-                ids: vec![[1; 32], [2; 32]],
-                graft: true,
-            },
-            Message::Push(vec![Bytes(b"a"), Bytes(&[0; 300])]),
-            Message::Deliver(vec![]),
-            Message::Have(vec![[5; 32]]),
-            Message::Prune(vec![[8; 32]]),
-            Message::Peers(vec![[6; 16], [7; 16]]),
-            Message::Signal(Signal {
-                from: [1; 16],
-                to: [2; 16],
-                dialer: true,
-                payload: Bytes(b"{\"sdp\":1}"),
-            }),
-            Message::Refuse {
-                from: [1; 16],
-                to: [2; 16],
-            },
-        ]
-    }
-
-    #[test]
-    fn every_message_round_trips() {
-        for m in samples() {
-            let bytes = m.encode();
-            assert_eq!(Message::decode(&bytes).unwrap(), Some(m));
-        }
-    }
-
-    #[test]
-    fn unknown_types_are_skipped_and_bad_bodies_refused() {
-        assert_eq!(Message::decode(&[0x7f, 1, 2, 3]), Ok(None));
-        assert_eq!(Message::decode(&[]), Err(WireError::Empty));
-        assert_eq!(Message::decode(&[ty::HELLO, 1]), Err(WireError::BadBody(1)));
-        // A Want announcing more id bytes than it carries.
-        assert_eq!(
-            Message::decode(&[ty::WANT, 200, 1]),
-            Err(WireError::BadBody(ty::WANT))
-        );
-        // An id list that is not a whole number of ids.
-        assert_eq!(
-            Message::decode(&[ty::HAVE, 3, 1, 2, 3]),
-            Err(WireError::BadBody(ty::HAVE))
-        );
-    }
-
-    #[test]
-    fn trailing_fields_from_newer_versions_are_ignored() {
-        let mut bytes = Message::Ping(5).encode();
-        bytes.extend_from_slice(&[9, 9, 9]);
-        assert_eq!(Message::decode(&bytes), Ok(Some(Message::Ping(5))));
-    }
-
-    #[test]
-    fn changes_length_formula_matches_encoding() {
-        let a = vec![0u8; 5];
-        let b = vec![1u8; 200];
-        let m = Message::Push(vec![Bytes(&a), Bytes(&b)]);
-        assert_eq!(
-            m.encode().len(),
-            changes_message_len([5usize, 200].into_iter())
-        );
-    }
-
-    #[test]
-    fn long_close_detail_is_cut_on_a_char_boundary() {
-        let long = "é".repeat(300);
-        let m = Message::Close {
-            reason: CloseReason::Normal,
-            detail: &long,
-        };
-        match Message::decode(&m.encode()).unwrap() {
-            Some(Message::Close { detail, .. }) => assert!(detail.len() <= MAX_CLOSE_DETAIL),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
+mod tests;

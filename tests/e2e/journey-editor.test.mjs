@@ -40,3 +40,16 @@ test('a cursor keeps its place relative to the text around it', () => {
   assert.equal(moveCursor(10, deleteAround), 7, 'a cursor inside deleted text goes to the deletion point');
   assert.equal(moveCursor(19, deleteAround), 12, 'a cursor after deleted text moves back by its length');
 });
+
+test('remote cursors are named by line and column, and a selection keeps its direction', async () => {
+  const { lineCol, colourOf } = await import('../../www/js/cursors.js');
+  const { selectionOf } = await import('../../www/js/editor.js');
+  assert.deepEqual(lineCol('ab\ncd\nef', 0), { line: 1, column: 1 });
+  assert.deepEqual(lineCol('ab\ncd\nef', 4), { line: 2, column: 2 });
+  assert.deepEqual(lineCol('ab\ncd\nef', 6), { line: 3, column: 1 });
+  assert.deepEqual(lineCol('ab', 99), { line: 1, column: 3 });
+  assert.equal(colourOf('a'.repeat(64)), colourOf('a'.repeat(64)), 'one colour per key');
+  assert.notEqual(new Set(['1', '2', '3', '4', '5', '6'].map((k) => colourOf(k.repeat(64)))).size, 1, 'keys get different colours');
+  assert.deepEqual(selectionOf({ selectionStart: 2, selectionEnd: 5, selectionDirection: 'forward' }), { anchor: 2, head: 5 });
+  assert.deepEqual(selectionOf({ selectionStart: 2, selectionEnd: 5, selectionDirection: 'backward' }), { anchor: 5, head: 2 });
+});

@@ -76,6 +76,19 @@ test('create, join by link, write together, validate, govern, account, export/im
   await waitText(a, () => document.querySelector('#editor').value === 'Easy: Flour, water, salt.');
   const cursor = await a.locator('#editor').evaluate((ta) => [ta.selectionStart, ta.selectionEnd]);
   assert.deepEqual(cursor, [11, 11], "a remote insertion before Alice's cursor shifts it, never jumps it");
+  // Each sees where the other's cursor is: Alice's, placed before Bob's insertion, moved with
+  // her text in Bob's view too (a sticky position), and Bob's after what he typed.
+  await b.locator('#presence li', { hasText: 'Alice — line 1, column 12' }).waitFor();
+  await a.locator('#presence li', { hasText: 'Bob — line 1, column 7' }).waitFor();
+  await b.locator('.remote-caret .remote-name', { hasText: 'Alice' }).waitFor();
+  await a.locator('.remote-caret .remote-name', { hasText: 'Bob' }).waitFor();
+  // Alice selects "Flour": Bob sees the selection; her own cursor and text stay as they are.
+  await a.locator('#editor').evaluate((ta) => { ta.focus(); ta.setSelectionRange(6, 11); });
+  await b.locator('#presence li', { hasText: 'Alice — line 1, column 12, 5 characters selected' }).waitFor();
+  await b.locator('.remote-sel').first().waitFor();
+  assert.equal(await b.locator('#editor').inputValue(), 'Easy: Flour, water, salt.');
+  await a.locator('#editor').evaluate((ta) => ta.setSelectionRange(11, 11));
+  await screenshot(b, 'produce-presence');
   await screenshot(a, 'produce');
   await assertAccessible(a, 'produce screen');
   await b.setViewportSize({ width: 375, height: 740 });
@@ -90,11 +103,26 @@ test('create, join by link, write together, validate, govern, account, export/im
   await bobsEdit.getByRole('button', { name: /^Endorse/ }).click();
   await bobsEdit.locator('.badge', { hasText: 'endorsed' }).waitFor();
 
-  // Bob vandalises the text; Alice reverts it and both see the text restored.
+  // Bob vandalises the text; Alice flags it (in a dialog: Escape cancels), reverts it, and both
+  // see the text restored.
   await waitText(b, () => document.querySelectorAll('#doc-history li').length >= 3);
   await b.locator('#editor').fill('SPAM');
   await waitText(a, () => document.querySelector('#editor').value === 'SPAM');
   const vandalism = a.locator('#doc-history li', { hasText: /by Bob/ }).first();
+  await vandalism.getByRole('button', { name: /^Flag/ }).click();
+  const ask = a.getByRole('dialog', { name: 'Flag this contribution' });
+  await ask.waitFor();
+  assert.equal(await ask.getByLabel('Why flag it?').evaluate((el) => el === document.activeElement), true, 'the reason field has focus');
+  await a.keyboard.press('Escape');
+  await ask.waitFor({ state: 'detached' });
+  assert.equal(await vandalism.locator('.badge', { hasText: 'flag' }).count(), 0, 'Escape flags nothing');
+  await vandalism.getByRole('button', { name: /^Flag/ }).click();
+  await ask.getByLabel('Why flag it?').fill('Spam replacing the recipe');
+  await assertAccessible(a, 'flag dialog');
+  await screenshot(a, 'flag-dialog');
+  await ask.getByRole('button', { name: 'Flag', exact: true }).click();
+  await ask.waitFor({ state: 'detached' });
+  await a.locator('#doc-history li', { hasText: /by Bob/ }).first().locator('.badge', { hasText: 'flag' }).waitFor();
   await vandalism.getByRole('button', { name: /^Revert/ }).click();
   await waitText(a, () => document.querySelector('#editor').value === 'Easy: Flour, water, salt.');
   await waitText(b, () => document.querySelector('#editor').value === 'Easy: Flour, water, salt.');
@@ -175,10 +203,14 @@ test('create, join by link, write together, validate, govern, account, export/im
   assert.notEqual(new URL(a.url()).hash.slice(1), id);
   await tab(a, 'Produce');
   await waitText(a, () => document.querySelector('#editor')?.value === 'Easy: Flour, water, salt.');
-  // The fork credits both authors by key (names are claims made in the parent commons).
-  const bobKey = await b.locator('#public-key').textContent();
-  const credits = await a.locator('#doc-credits').textContent();
-  assert.ok(credits.includes(bobKey.slice(0, 8)) || credits.includes('Bob'), `Bob is credited in the fork: ${credits}`);
+  // The fork credits both authors by name (the names Alice's device saw claimed in the parent),
+  // each with the key in its tooltip.
+  const bobKey = (await b.locator('#public-key').textContent()).trim();
+  const bobCredit = a.locator('#doc-credits .who', { hasText: 'Bob' });
+  await bobCredit.waitFor();
+  assert.equal(await bobCredit.getAttribute('title'), `key ${bobKey}`);
+  assert.doesNotMatch(await a.locator('#doc-credits').textContent(), /[0-9a-f]{8}…/, 'no bare keys in the credits');
+  await screenshot(a, 'fork-credits');
   assert.equal(await a.locator('#footer-licence').textContent(), 'CC-BY-SA-4.0');
 
   for (const p of [alice, bob, carol]) {

@@ -210,6 +210,64 @@ test('(d) two tabs of one browser sync through BroadcastChannel with no relay', 
   assert.deepEqual(problems, []);
 });
 
+test('(f) presence: tabs see each other\'s cursors over BroadcastChannel, moved by edits, gone on close, never stored', async (t) => {
+  const web = await startRelay();
+  t.after(() => web.stop());
+  const problems = [];
+  const { browser, page: tab1 } = await person(t, web.origin, problems);
+  const tab2 = await runtimePage(browser, web.origin, problems);
+  const id = await create(tab1, { title: 'Cursors', relays: [] });
+  const doc = await tab1.evaluate(() => window.c.createDocument('Shared', 'hello world'));
+  await open(tab2, id, { relays: [] });
+  assert.equal(await hasDocument(tab2, doc), 'hello world');
+  const hashBefore = await tab1.evaluate(() => window.c.stateHash());
+
+  // Tab 1 selects "world"; tab 2 hears a presence event and sees it.
+  await tab2.evaluate(() => { window.events = []; window.c.onChange((e) => window.events.push(e.type)); });
+  await tab1.evaluate((doc) => window.c.setPresence(doc, 6, 11), doc);
+  const me = await tab1.evaluate(() => window.c.peerId);
+  const seen = await tab2.evaluate((doc) => window.rt.until(() => {
+    const p = window.c.presence(doc);
+    return p.length ? p : false;
+  }, 60_000, 'tab 1\'s cursor'), doc);
+  assert.equal(seen.length, 1);
+  assert.deepEqual([seen[0].anchor, seen[0].head], [6, 11]);
+  assert.equal(seen[0].author, await tab1.evaluate(() => window.c.me));
+  if (me) assert.equal(seen[0].peerId, me);
+  assert.ok(await tab2.evaluate(() => window.events.includes('presence')), 'a presence event');
+  // Tab 1 does not list its own cursor.
+  assert.deepEqual(await tab1.evaluate((doc) => window.c.presence(doc), doc), []);
+
+  // Tab 2 types before the selection: the cursor stays on "world" in both tabs' eyes.
+  await tab2.evaluate((doc) => window.c.editDocument(doc, 0, 0, 'Oh, '), doc);
+  const moved = await tab2.evaluate((doc) => window.rt.until(() => {
+    const [p] = window.c.presence(doc);
+    return p && p.anchor === 10 ? p : false;
+  }, 60_000, 'the cursor to move with the text'), doc);
+  assert.deepEqual([moved.anchor, moved.head], [10, 15]);
+
+  // Bad arguments are errors a person can read; presence changes no stored state.
+  const err = await tab1.evaluate(() => { try { window.c.setPresence('nope', 1, 1); return null; } catch (e) { return e.message; } });
+  assert.match(err, /document id/);
+  await tab1.evaluate(() => window.c.flush());
+  await converged([tab1, tab2], doc);
+  await tab1.evaluate((doc) => window.c.setPresence(doc, 1, 1), doc);
+  await tab2.evaluate((doc) => window.rt.until(() => window.c.presence(doc)[0]?.anchor === 1, 60_000, 'the caret'), doc);
+  const hashes = await Promise.all([tab1, tab2].map((p) => p.evaluate(() => window.c.stateHash())));
+  assert.equal(hashes[0], hashes[1]);
+  assert.notEqual(hashes[0], hashBefore, 'the edit changed the state');
+  await tab1.evaluate(() => window.c.setPresence(null));
+  await tab2.evaluate((doc) => window.rt.until(() => window.c.presence(doc).length === 0, 60_000, 'the cursor to be hidden'), doc);
+  assert.equal(await tab1.evaluate(() => window.c.stateHash()), hashes[0], 'presence is not part of the state');
+
+  // Closing the commons clears its cursor at once (not after the 30 s expiry).
+  await tab1.evaluate((doc) => window.c.setPresence(doc, 2, 2), doc);
+  await tab2.evaluate((doc) => window.rt.until(() => window.c.presence(doc).length === 1, 60_000, 'the caret again'), doc);
+  await tab1.evaluate(() => window.c.close());
+  await tab2.evaluate((doc) => window.rt.until(() => window.c.presence(doc).length === 0, 10_000, 'the closed tab\'s cursor to go'), doc);
+  assert.deepEqual(problems, []);
+});
+
 /**
  * A y-webrtc signalling relay in Node (subscribe, unsubscribe, publish, ping) that, when
  * `tamper` is set, flips one byte of every published payload before forwarding it.

@@ -104,6 +104,7 @@ impl World {
                             peer: id.0,
                             ack: true,
                             items: 0,
+                            features: 0,
                         })
                         .encode(),
                     );

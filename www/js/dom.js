@@ -91,6 +91,7 @@ export function when(t) {
   if (t === undefined || t === null) return '';
   let n = Number(t);
   if (!Number.isFinite(n)) return String(t);
+  if (n <= 0) return ''; // no claimed time (e.g. history carried into a fork)
   if (n < 1e11) n *= 1000;
   return new Date(n).toLocaleString();
 }

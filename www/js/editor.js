@@ -35,16 +35,34 @@ export function moveCursor(pos, change) {
   return change.index + change.insert.length;
 }
 
+/** The selection as {anchor, head}: where it started and where the caret is. */
+export function selectionOf(ta) {
+  const backward = ta.selectionDirection === 'backward';
+  return backward ? { anchor: ta.selectionEnd, head: ta.selectionStart } : { anchor: ta.selectionStart, head: ta.selectionEnd };
+}
+
 /**
  * Binds `textarea` to a document. `write(index, deleteCount, insert)` sends a local edit and
- * returns a promise; `read()` returns the replica's current text.
+ * returns a promise; `read()` returns the replica's current text; `onSelection(anchor, head)`
+ * hears where the local cursor is after the person moves it or types (to show it to others).
  */
 export class LiveEditor {
-  constructor(textarea, { read, write, onError }) {
+  constructor(textarea, { read, write, onError, onSelection }) {
     this.textarea = textarea;
     this.read = read;
     this.write = write;
     this.onError = onError;
+    this.onSelection = onSelection;
+    let last = '';
+    this.onCaret = () => {
+      // Only once the replica holds what is on screen, so the indices mean the same text.
+      if (!this.onSelection || this.composing || textarea.value !== this.shadow) return;
+      const { anchor, head } = selectionOf(textarea);
+      const key = `${anchor}:${head}`;
+      if (key === last) return;
+      last = key;
+      this.onSelection(anchor, head);
+    };
     this.shadow = read();
     this.pending = 0;
     this.composing = false;
@@ -55,6 +73,12 @@ export class LiveEditor {
     textarea.addEventListener('input', this.onInput);
     textarea.addEventListener('compositionstart', this.onCompStart);
     textarea.addEventListener('compositionend', this.onCompEnd);
+    // After the input listener: the replica already holds the edit when the caret is reported.
+    this.caretEvents = ['select', 'keyup', 'mouseup', 'focus', 'input'];
+    for (const e of this.caretEvents) textarea.addEventListener(e, this.onCaret);
+    // Selection moved by script or assistive technology: Chromium tells the document.
+    this.onDocSelection = () => { if (document.activeElement === textarea) this.onCaret(); };
+    document.addEventListener('selectionchange', this.onDocSelection);
   }
 
   sendLocal() {
@@ -63,8 +87,14 @@ export class LiveEditor {
     if (!change) return;
     this.shadow = this.textarea.value;
     this.pending++;
-    Promise.resolve()
-      .then(() => this.write(change.index, change.deleteCount, change.insert))
+    // Called at once (the replica shows the edit immediately); a throw becomes a rejection.
+    let written;
+    try {
+      written = Promise.resolve(this.write(change.index, change.deleteCount, change.insert));
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    written
       .catch((error) => {
         this.onError?.(error);
       })
@@ -93,6 +123,8 @@ export class LiveEditor {
   }
 
   destroy() {
+    for (const e of this.caretEvents) this.textarea.removeEventListener(e, this.onCaret);
+    document.removeEventListener('selectionchange', this.onDocSelection);
     this.textarea.removeEventListener('input', this.onInput);
     this.textarea.removeEventListener('compositionstart', this.onCompStart);
     this.textarea.removeEventListener('compositionend', this.onCompEnd);

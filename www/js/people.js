@@ -1,6 +1,8 @@
 // How people and contributions are shown: a name when one was claimed, else the short key, and
 // the validation badge of a change with its endorse / flag / revert actions.
 import { h, short, act, status } from './dom.js';
+import { askText } from './dialog.js';
+import { knownName, rememberName } from './local.js';
 
 /** Picks the first defined field among `names`. */
 export const pick = (o, ...names) => {
@@ -8,13 +10,30 @@ export const pick = (o, ...names) => {
   return undefined;
 };
 
-/** A name for a key: the name claimed in the commons, else the short key. */
+/**
+ * A name for a key: the name claimed in this commons, else one this device saw it claim in
+ * another commons (a fork's credits name the parent's authors, whose name claims stay in the
+ * parent), else the short key.
+ */
 export function who(c, key, claimed) {
-  if (claimed) return claimed;
+  if (claimed) {
+    rememberName(key, claimed);
+    return claimed;
+  }
   const participants = c.read('participants', []);
   const list = Array.isArray(participants) ? participants : Object.entries(participants).map(([k, v]) => ({ key: k, ...v }));
   const p = list.find((x) => pick(x, 'key', 'author', 'id', 'publicKey') === key);
-  return pick(p, 'name', 'displayName') ?? short(key);
+  const name = pick(p, 'name', 'displayName');
+  if (name) {
+    rememberName(key, name);
+    return name;
+  }
+  return knownName(key) ?? short(key);
+}
+
+/** `who` as an element whose tooltip holds the full key. */
+export function whoEl(c, key, claimed) {
+  return h('span', { class: 'who', title: key ? `key ${key}` : null }, who(c, key, claimed));
 }
 
 /** The validation state of a change as a word: unvalidated, endorsed, flagged, reverted. */
@@ -51,10 +70,17 @@ export function validationControls(c, changeId, label, { mine = false } = {}) {
   if (c.has('flag')) {
     wrap.append(h('button', {
       type: 'button', class: 'small', 'aria-label': `Flag ${label}`,
-      onclick: (e) => {
-        const reason = prompt('Why flag this contribution? (shown to everyone)');
+      onclick: async (e) => {
+        const opener = e.currentTarget;
+        const reason = await askText({
+          heading: 'Flag this contribution',
+          label: 'Why flag it?',
+          hint: `${label}. Your reason is shown to everyone.`,
+          confirm: 'Flag',
+          opener,
+        });
         if (reason === null) return;
-        act(e.currentTarget, 'Could not flag this contribution', async () => {
+        act(opener.isConnected ? opener : null, 'Could not flag this contribution', async () => {
           await c.call('flag', changeId, reason || 'flagged');
           status('Flagged.');
         });

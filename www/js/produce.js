@@ -2,7 +2,8 @@
 // licence, authors, history and comments, and the task board.
 import { h, fill, field, act, status, when, showError } from './dom.js';
 import { LiveEditor } from './editor.js';
-import { pick, who, validationControls } from './people.js';
+import { RemoteCursors } from './cursors.js';
+import { pick, who, whoEl, validationControls } from './people.js';
 import { charterOf } from './charter.js';
 
 const docId = (d) => pick(d, 'id', 'docId', 'documentId');
@@ -11,6 +12,16 @@ export function mountProduce(view, ctx) {
   const { c } = ctx;
   let selected = null;
   let editor = null;
+  let cursors = null;
+  // Shows others where our cursor is (ephemeral: never stored), when this build can.
+  const setPresence = (...args) => {
+    if (!c.has('setPresence')) return;
+    try {
+      c.call('setPresence', ...args);
+    } catch (error) {
+      console.warn('setPresence failed', error);
+    }
+  };
   let query = '';
 
   const search = h('input', { type: 'search', placeholder: 'Search titles and text' });
@@ -66,6 +77,9 @@ export function mountProduce(view, ctx) {
     selected = id;
     editor?.destroy();
     editor = null;
+    cursors?.destroy();
+    cursors = null;
+    setPresence(null);
     renderList();
     renderDoc(true);
   }
@@ -84,7 +98,15 @@ export function mountProduce(view, ctx) {
         read: () => c.call('documentText', id) ?? '',
         write: (index, del, ins) => c.call('editDocument', id, index, del, ins),
         onError: (error) => showError(error, 'Your edit could not be saved'),
+        onSelection: (anchor, head) => {
+          setPresence(id, anchor, head);
+          cursors?.render(); // our typing moved the text under the others' cursors
+        },
       });
+      cursors = c.has('presence') ? new RemoteCursors(textarea, {
+        list: () => c.call('presence', id),
+        nameOf: (key) => who(c, key),
+      }) : null;
       const commentText = h('textarea', { rows: 2, maxlength: 4000 });
       const commentBtn = h('button', { type: 'submit' }, 'Comment');
       const commentForm = h('form', { id: 'comment-form' }, field('Add a comment', commentText), commentBtn);
@@ -100,10 +122,13 @@ export function mountProduce(view, ctx) {
       fill(docPane,
         h('h2', { id: 'doc-title' }, pick(d, 'title') || 'Untitled'),
         field('Text', textarea, 'Changes are saved as you type and reach everyone connected.'),
+        cursors?.names,
         meta,
         c.has('addComment') ? commentForm : h('p', { class: 'hint' }, 'Comments are not available in this build.'));
+      cursors?.mount();
     } else {
       editor.refresh();
+      cursors?.render();
     }
     renderMeta(d);
   }
@@ -119,7 +144,7 @@ export function mountProduce(view, ctx) {
     const comments = c.read('comments', [], id);
     fill(meta,
       h('p', { class: 'licence' }, 'Licence: ', h('strong', { id: 'doc-licence' }, licence)),
-      h('p', { class: 'authors' }, 'Authors: ', authors.length ? authors.map((a, i) => [i ? ', ' : '', who(c, a)]) : '—'),
+      h('p', { class: 'authors' }, 'Authors: ', authors.length ? authors.map((a, i) => [i ? ', ' : '', whoEl(c, a)]) : '—'),
       credits ? creditsLine(c, credits) : null,
       h('details', { class: 'history', open: true },
         h('summary', {}, `History (${history.length})`),
@@ -187,8 +212,14 @@ export function mountProduce(view, ctx) {
       renderDoc(false);
       renderTasks();
     },
+    /** Only others' cursors changed: redraw them, nothing else. */
+    presence() {
+      cursors?.render();
+    },
     unmount() {
       editor?.destroy();
+      cursors?.destroy();
+      setPresence(null);
     },
   };
 }
@@ -199,7 +230,7 @@ function creditsLine(c, credits) {
   return h('p', { class: 'credits', id: 'doc-credits' }, 'Credits: ', list.map((x, i) => {
     const share = pick(x, 'share', 'fraction');
     const chars = pick(x, 'surviving', 'characters');
-    return [i ? '; ' : '', who(c, pick(x, 'author', 'key'), pick(x, 'name')),
+    return [i ? '; ' : '', whoEl(c, pick(x, 'author', 'key'), pick(x, 'name')),
       chars !== undefined ? ` (${chars} characters${share !== undefined ? `, ${Math.round(Number(share) * 100)}%` : ''}, ${pick(x, 'changes') ?? 0} changes)` : ''];
   }));
 }

@@ -1,7 +1,7 @@
 // Property and accounting: the licence, the ledger as a table and two small SVG charts
 // (contributions over time, shares), exports (archive, Markdown, CSV/JSON), import, and fork.
 import { h, fill, field, act, status, download, short } from './dom.js';
-import { pick, who } from './people.js';
+import { pick, who, whoEl } from './people.js';
 import { charterOf } from './charter.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -92,7 +92,7 @@ export function mountProperty(view, ctx) {
       h('p', {}, 'Computed by every copy from the signed record: everyone sees the same.'),
       h('div', { class: 'table-wrap' }, h('table', { id: 'ledger-table' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Participant'), cols.map(([, l]) => h('th', { scope: 'col' }, l)))),
-        h('tbody', {}, rows.map((r) => h('tr', {}, h('th', { scope: 'row' }, who(c, pick(r, 'author', 'key', 'participant'), pick(r, 'name'))),
+        h('tbody', {}, rows.map((r) => h('tr', {}, h('th', { scope: 'row' }, whoEl(c, pick(r, 'author', 'key', 'participant'), pick(r, 'name'))),
           cols.map(([k]) => h('td', {}, String(val(r, k))))))))),
       h('div', { class: 'charts' }, sharesChart(c, rows), timeChart(c)));
   }

@@ -21,6 +21,8 @@ pub(super) mod points {
     pub const FLOOD: u64 = 10;
     /// Each change announced (or depended on) that it did not send when asked.
     pub const UNDELIVERED: u64 = 2;
+    /// A presence record that is forged or broken, or too many in one message.
+    pub const BAD_PRESENCE: u64 = 10;
 }
 
 impl<R: Replica> Node<R> {
@@ -39,6 +41,7 @@ impl<R: Replica> Node<R> {
                 payload,
             } => self.on_signal(conn, from, to, dialer, payload),
             Event::Refuse { from, to } => self.on_refuse(conn, from, to),
+            Event::Presence(records) => self.on_presence(conn, records),
             Event::Synced { .. } => self.event(NodeEvent::Synced { conn }),
             Event::Offence(o) => {
                 let pts = match o {
@@ -100,6 +103,7 @@ impl<R: Replica> Node<R> {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session.send_peers(&others);
         }
+        self.presence_greet(conn);
         self.dirty.insert(conn);
         self.event(NodeEvent::Connected { conn, peer });
     }

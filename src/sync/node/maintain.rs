@@ -37,6 +37,7 @@ impl<R: Replica> Node<R> {
             self.next_tick = now + self.cfg.tick_ms;
             self.tick();
         }
+        self.presence_timers();
     }
 
     fn tick(&mut self) {

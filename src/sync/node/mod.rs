@@ -30,14 +30,17 @@ mod gossip;
 mod maintain;
 mod missing;
 mod peers;
+mod presence;
 mod signal;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use super::presence::PresenceConfig;
 use super::session::{Input, Local, Output, Session, SessionConfig, SessionStats};
 use super::{ChangeId, CloseReason, PeerId, Replica, SyncIndex, View};
 use missing::MissingSet;
 use peers::PeerBook;
+use presence::NodePresence;
 
 /// A channel, numbered by the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -75,6 +78,13 @@ pub struct NodeConfig {
     pub exchange_len: usize,
     /// Most lazily announced changes tracked at once.
     pub max_missing: usize,
+    /// Presence (cursors): expiry, refresh, bounds.
+    pub presence: PresenceConfig,
+    /// How long fresh presence records gather before they are forwarded (per link, at most
+    /// one presence message per this interval).
+    pub presence_flush_ms: u64,
+    /// Most presence records taken from one link per second (beyond, dropped without blame).
+    pub presence_per_sec: u32,
 }
 
 impl Default for NodeConfig {
@@ -94,6 +104,9 @@ impl Default for NodeConfig {
             max_known: 256,
             exchange_len: 16,
             max_missing: 65_536,
+            presence: PresenceConfig::default(),
+            presence_flush_ms: 50,
+            presence_per_sec: 256,
         }
     }
 }
@@ -245,6 +258,8 @@ pub enum NodeEvent {
         /// The peer.
         peer: PeerId,
     },
+    /// Presence records arrived, were cleared or expired: read them with [`Node::presence`].
+    Presence,
 }
 
 /// Counters of a node.
@@ -260,6 +275,8 @@ pub struct NodeStats {
     pub duplicates: u64,
     /// Changes refused by the replica.
     pub rejected: u64,
+    /// Presence records refused (malformed, forged, oversized).
+    pub presence_refused: u64,
 }
 
 /// One open channel.
@@ -296,6 +313,7 @@ pub struct Node<R: Replica> {
     /// Rotations so far: varies the pseudo-random choices.
     epoch: u64,
     stats: NodeStats,
+    presence: NodePresence,
 }
 
 impl<R: Replica> Node<R> {
@@ -303,6 +321,7 @@ impl<R: Replica> Node<R> {
     pub fn new(cfg: NodeConfig, me: PeerId, replica: R, now: u64) -> Self {
         let index = SyncIndex::from_items(replica.sync_items());
         Node {
+            presence: NodePresence::new(cfg.presence.clone()),
             book: PeerBook::new(cfg.max_known),
             next_exchange: now + cfg.exchange_ms,
             next_rotate: now + cfg.rotate_ms,
@@ -493,6 +512,7 @@ impl<R: Replica> Node<R> {
         self.book.conn_gone(conn);
         self.dirty.remove(&conn);
         self.missing.forget_conn(conn);
+        self.presence.forget_conn(conn);
     }
 
     fn session_input(&mut self, conn: ConnId, input: Input<'_>) {
@@ -540,6 +560,7 @@ impl<R: Replica> Node<R> {
         let missing = self.missing.next_due();
         conns
             .chain(missing)
+            .chain(self.presence.deadline())
             .chain([self.next_tick, self.next_exchange])
             .min()
             .unwrap_or(u64::MAX)

@@ -381,3 +381,5 @@ fn message_floods_get_a_peer_banned() {
     m.run(100);
     assert!(m.has_event(0, |e| *e == NodeEvent::Banned { peer: pid(1) }));
 }
+
+mod presence;

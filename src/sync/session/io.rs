@@ -203,6 +203,16 @@ impl Session {
                 dialer: s.dialer,
                 payload: s.payload.0.to_vec(),
             }),
+            Message::Presence(records) => {
+                // Only peers that announced it get presence; from others it is unexpected.
+                if self.cfg.features & super::super::wire::features::PRESENCE != 0 {
+                    let records = records.iter().map(|r| r.0.to_vec()).collect();
+                    self.events.push_back(Event::Presence(records));
+                } else {
+                    self.events
+                        .push_back(Event::Offence(Offence::UnknownMessage));
+                }
+            }
             Message::Refuse { from, to } => self.events.push_back(Event::Refuse {
                 from: PeerId(from),
                 to: PeerId(to),
@@ -240,6 +250,7 @@ impl Session {
         if !self.hello.got_theirs {
             self.hello.got_theirs = true;
             self.remote = Some(peer);
+            self.remote_features = h.features;
             self.leads = if h.items == self.items {
                 self.dialer
             } else {

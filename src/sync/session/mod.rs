@@ -76,6 +76,8 @@ pub struct SessionConfig {
     /// Most messages accepted from the peer per second; beyond, they are dropped unread and
     /// count against the peer as a flood.
     pub max_messages_per_sec: u32,
+    /// Feature bits announced in the hello ([`wire::features`]).
+    pub features: u32,
 }
 
 impl Default for SessionConfig {
@@ -98,6 +100,7 @@ impl Default for SessionConfig {
             max_rto_ms: 10_000,
             max_retries: 6,
             max_messages_per_sec: 2_000,
+            features: wire::features::ALL,
         }
     }
 }
@@ -172,6 +175,8 @@ pub enum Event {
         /// The opaque payload.
         payload: Vec<u8>,
     },
+    /// Presence records arrived (unchecked: the node checks them).
+    Presence(Vec<Vec<u8>>),
     /// `to` refused a connection from `from`.
     Refuse {
         /// The peer that dialed.
@@ -259,6 +264,8 @@ pub struct Session {
     now: u64,
     state: State,
     remote: Option<PeerId>,
+    /// The feature bits of the peer's hello.
+    remote_features: u32,
     hello: HelloState,
     outbox: Outbox,
     reasm: Reassembler,
@@ -305,6 +312,7 @@ impl Session {
             now,
             state: State::Handshake,
             remote: None,
+            remote_features: 0,
             outbox,
             reasm,
             in_flight: 0,
@@ -429,6 +437,20 @@ impl Session {
         }
     }
 
+    /// True when the peer announced that it takes presence messages.
+    pub fn takes_presence(&self) -> bool {
+        self.state == State::Open && self.remote_features & wire::features::PRESENCE != 0
+    }
+
+    /// Sends presence records, if the peer takes them (older peers would count an unknown
+    /// message against us).
+    pub fn send_presence(&mut self, records: &[&[u8]]) {
+        if self.takes_presence() && !records.is_empty() {
+            let msg = Message::Presence(records.iter().map(|r| Bytes(r)).collect());
+            self.send(&msg, Priority::Control);
+        }
+    }
+
     /// Tells the peer that `to` refuses a connection from `from`.
     pub fn send_refuse(&mut self, from: PeerId, to: PeerId) {
         if self.state == State::Open {
@@ -481,6 +503,7 @@ impl Session {
             peer: self.me.0,
             ack: self.hello.got_theirs,
             items: self.items,
+            features: self.cfg.features,
         };
         self.send(&Message::Hello(hello), Priority::Control);
         let rto = self.backoff(self.hello.attempt);

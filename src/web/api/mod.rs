@@ -8,6 +8,7 @@
 mod documents;
 mod governance;
 pub mod options;
+mod presence;
 mod property;
 mod tasks;
 pub mod types;

@@ -127,7 +127,21 @@ export type CommonsEvent =
   | { type: "peer"; peer: string; state: "connected" | "disconnected"; via: "webrtc" | "tab" }
   | { type: "synced"; peer: string | null }
   | { type: "network"; online: boolean }
-  | { type: "error"; message: string };
+  | { type: "error"; message: string }
+  | { type: "presence" };
+
+/** Someone else's cursor in a document (`presence(docId)`): a selection from `anchor` to `head`
+ *  (equal for a caret), in UTF-16 code units of the current text. */
+export interface PresenceInfo {
+  /** The tab (running replica) it comes from. */
+  peerId: string;
+  /** The author's key. */
+  author: string;
+  /** Their display name, as they claim it (null if they have none yet). */
+  name: string | null;
+  anchor: number;
+  head: number;
+}
 "#;
 
 /// A document in a list.
@@ -232,4 +246,15 @@ pub struct JoinedInfo {
     pub id: String,
     pub title: String,
     pub joined_at: u64,
+}
+
+/// Someone else's cursor.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceInfo {
+    pub peer_id: String,
+    pub author: String,
+    pub name: Option<String>,
+    pub anchor: u64,
+    pub head: u64,
 }

@@ -126,3 +126,13 @@ pub fn error(message: &str) -> JsValue {
         message,
     })
 }
+
+#[derive(Serialize)]
+struct PresenceEvent {
+    r#type: &'static str,
+}
+
+/// Other people's cursors changed (moved, appeared, left or expired): read `presence(docId)`.
+pub fn presence() -> JsValue {
+    to_js(&PresenceEvent { r#type: "presence" })
+}

@@ -11,6 +11,7 @@
 
 pub mod inpage;
 pub mod js;
+pub(crate) mod presence;
 mod relays;
 mod rtc;
 mod tabs;
@@ -94,6 +95,8 @@ pub struct Runtime {
     typing: Option<(u64, u64)>,
     flush_after: (u64, u64),
     pub(crate) pending_name: Option<String>,
+    /// This tab's cursor, as shown to others.
+    pub(crate) presence: crate::sync::presence::LocalPresence,
     pub(crate) counters: Counters,
     closed: bool,
     weak: Weak<RefCell<Runtime>>,
@@ -117,6 +120,7 @@ impl Runtime {
             target_peers: max_peers.saturating_sub(2).max(1),
             ..NodeConfig::default()
         };
+        let node_presence = node_config.presence.clone();
         let node = Node::new(node_config, me, commons, now);
         let shared = Rc::new_cyclic(|weak: &Weak<RefCell<Runtime>>| {
             RefCell::new(Runtime {
@@ -138,6 +142,7 @@ impl Runtime {
                 typing: None,
                 flush_after: (config.flush_idle_ms, config.flush_max_ms),
                 pending_name: None,
+                presence: crate::sync::presence::LocalPresence::new(&node_presence),
                 counters: Counters::default(),
                 closed: false,
                 weak: weak.clone(),
@@ -296,6 +301,7 @@ impl Runtime {
         if now >= self.node_deadline {
             self.input(NodeInput::Timeout);
         }
+        presence::publish_due(self, now);
         self.relays.tick(now);
         for (peer, conn) in self.rtc.expire(now) {
             self.transports.remove(&conn);
@@ -404,6 +410,7 @@ impl Runtime {
                     peer.to_hex()
                 ));
             }
+            NodeEvent::Presence => self.emit(events::presence()),
             NodeEvent::Synced { conn } => {
                 let peer = match self.transports.get(&conn) {
                     Some(Transport::Rtc(p) | Transport::Tab(p)) => Some(*p),
@@ -475,6 +482,9 @@ impl Runtime {
         if let Some(t) = self.rtc.next_expiry() {
             wake = wake.min(t);
         }
+        if let Some(t) = self.presence.next_due() {
+            wake = wake.min(t);
+        }
         if let Some(t) = &self.tabs {
             wake = wake.min(t.next_hello());
             if t.has_unacked() {
@@ -507,6 +517,9 @@ impl Runtime {
         if self.closed {
             return;
         }
+        // Others stop showing our cursor now rather than when it expires.
+        presence::leave(self);
+        self.drain_node();
         self.relays.close();
         relays::drain(self);
         let conns: Vec<ConnId> = self.transports.keys().copied().collect();
