@@ -410,11 +410,12 @@ async function main() {
       const seed = await seedOurs(origin, relay, n, limit);
       const ours = await syncOurs(origin, relay, seed);
       await closeAll();
+      // Printed at once: the reference's seed may take the whole guard time at large N.
+      console.log(`N=${label}: ours seed ${fmt(seed.ms)} ms (${seed.edits} edits), first sync ${fmt(ours.firstSyncMs)} ms, ${fmt(ours.syncMbps, 2)} MB/s (${ours.bytes} B), stored ${fmt(ours.savedMs)} ms, reopen ${fmt(ours.reopenMs)} ms (open ${fmt(ours.openMs)} ms)`);
       const yseed = await seedYjs(origin, relay, n, limit);
       const yjs = await syncYjs(origin, relay, yseed, `${n}-${limit}`);
       await closeAll();
       rows.push({ n: label, seed, ours, yseed, yjs });
-      console.log(`N=${label}: ours seed ${fmt(seed.ms)} ms (${seed.edits} edits), first sync ${fmt(ours.firstSyncMs)} ms, ${fmt(ours.syncMbps, 2)} MB/s (${ours.bytes} B), stored ${fmt(ours.savedMs)} ms, reopen ${fmt(ours.reopenMs)} ms (open ${fmt(ours.openMs)} ms)`);
       console.log(`N=${label}: yjs  seed ${fmt(yseed.ms)} ms (in IndexedDB after ${fmt(yseed.persistedMs)} ms), first sync ${yjs.failed ? 'none within 60 s' : `${fmt(yjs.firstSyncMs)} ms, ${fmt(yjs.syncMbps, 2)} MB/s (${yjs.bytes} B), reopen ${fmt(yjs.reopenMs)} ms (open ${fmt(yjs.openMs)} ms)`}`);
     }
     // Typing every KEY_INTERVAL_MS never leaves a 300 ms pause: with the defaults a change is
