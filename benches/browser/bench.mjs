@@ -12,6 +12,7 @@
 //
 // Env: SIZES (default 1000,10000,100000), TRACE (path of automerge-paper.json.gz), GUARD_MS.
 import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -22,6 +23,8 @@ const GUARD_MS = Number(process.env.GUARD_MS ?? 900_000);
 /** A smaller document (a prefix of the trace) that y-webrtc can sync in one message, so the
  *  reference has sync figures too: [changes, edits]. */
 const SMALL = [1000, Number(process.env.SMALL_EDITS ?? 40_000)];
+/** REFERENCE=0 measures ours only (the reference's seed of 100k transactions can take the whole guard time). */
+const REFERENCE = process.env.REFERENCE !== '0';
 const KEYSTROKES = 40;
 const KEY_INTERVAL_MS = 150;
 
@@ -388,6 +391,8 @@ async function closeAll() {
   while (browsers.length) await browsers.pop().close().catch(() => {});
 }
 
+/** The date and the load average: the machine is shared, so figures are read beside it. */
+const load = () => `${new Date().toISOString()}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
 const fmt = (x, d = 0) => (x == null || Number.isNaN(x) ? '—' : x.toFixed(d));
 
 async function main() {
@@ -397,36 +402,42 @@ async function main() {
   const origin = server.origin;
   const rows = [];
   try {
-    console.log(`chromium: ${process.env.CHROMIUM ?? '/usr/bin/chromium'}; sizes ${SIZES.join(', ')}`);
+    console.log(`chromium: ${process.env.CHROMIUM ?? '/usr/bin/chromium'}; sizes ${SIZES.join(', ')}; ${load()}`);
     const raw = await rawChannel(origin);
     await closeAll();
     console.log(`raw RTCDataChannel between two profiles: ${fmt(raw[16384], 1)} MB/s (16 KiB messages), ${fmt(raw[65536], 1)} MB/s (64 KiB)`);
-    const cases = [[SMALL[0], SMALL[1]], ...SIZES.map((n) => [n, Infinity])];
+    const cases = [...(SMALL[1] ? [SMALL] : []), ...SIZES.map((n) => [n, Infinity])];
     for (const [n, limit] of cases) {
       const label = limit === Infinity ? `${n}` : `${n} (first ${limit} edits)`;
       const seed = await seedOurs(origin, relay, n, limit);
       const ours = await syncOurs(origin, relay, seed);
       await closeAll();
+      // Printed at once: the reference's seed may take the whole guard time at large N.
+      console.log(`N=${label}: ours seed ${fmt(seed.ms)} ms (${seed.edits} edits), first sync ${fmt(ours.firstSyncMs)} ms, ${fmt(ours.syncMbps, 2)} MB/s (${ours.bytes} B), stored ${fmt(ours.savedMs)} ms, reopen ${fmt(ours.reopenMs)} ms (open ${fmt(ours.openMs)} ms)`);
+      if (!REFERENCE) continue;
       const yseed = await seedYjs(origin, relay, n, limit);
       const yjs = await syncYjs(origin, relay, yseed, `${n}-${limit}`);
       await closeAll();
       rows.push({ n: label, seed, ours, yseed, yjs });
-      console.log(`N=${label}: ours seed ${fmt(seed.ms)} ms (${seed.edits} edits), first sync ${fmt(ours.firstSyncMs)} ms, ${fmt(ours.syncMbps, 2)} MB/s (${ours.bytes} B), stored ${fmt(ours.savedMs)} ms, reopen ${fmt(ours.reopenMs)} ms (open ${fmt(ours.openMs)} ms)`);
       console.log(`N=${label}: yjs  seed ${fmt(yseed.ms)} ms (in IndexedDB after ${fmt(yseed.persistedMs)} ms), first sync ${yjs.failed ? 'none within 60 s' : `${fmt(yjs.firstSyncMs)} ms, ${fmt(yjs.syncMbps, 2)} MB/s (${yjs.bytes} B), reopen ${fmt(yjs.reopenMs)} ms (open ${fmt(yjs.openMs)} ms)`}`);
     }
+    // Typing every KEY_INTERVAL_MS never leaves a 300 ms pause: with the defaults a change is
+    // signed when flushMaxMs runs out, so latency is set by flushMaxMs, not by the network.
     const lat = {
-      ours300: await latencyOurs(origin, relay, {}),
-      ours0: (await closeAll(), await latencyOurs(origin, relay, { flushIdleMs: 0 })),
-      yjs: (await closeAll(), await latencyYjs(origin, relay)),
+      'ours, defaults (flushIdleMs 300, flushMaxMs 2000)': await latencyOurs(origin, relay, {}),
+      'ours, flushMaxMs 500': (await closeAll(), await latencyOurs(origin, relay, { flushMaxMs: 500 })),
+      'ours, flushIdleMs 0 (a change per keystroke)': (await closeAll(), await latencyOurs(origin, relay, { flushIdleMs: 0 })),
+      ...(REFERENCE ? { 'Yjs + y-webrtc (an update per keystroke)': (await closeAll(), await latencyYjs(origin, relay)) } : {}),
     };
     await closeAll();
     console.log('\n| what | p50 ms | p99 ms |\n|---|---|---|');
-    for (const [k, xs] of Object.entries(lat)) console.log(`| keystroke → remote render, ${k} | ${fmt(quantile(xs, 0.5))} | ${fmt(quantile(xs, 0.99))} |`);
+    for (const [k, xs] of Object.entries(lat)) console.log(`| keystroke → remote render: ${k} | ${fmt(quantile(xs, 0.5))} | ${fmt(quantile(xs, 0.99))} |`);
     console.log('\n| N changes | ours: seed ms | ours: load → synced ms | ours: sync MB/s | ours: reopen ms | Yjs: seed ms | Yjs: in IDB ms | Yjs: load → synced ms | Yjs: sync MB/s | Yjs: reopen ms |');
     console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const { n, seed, ours, yseed, yjs } of rows) {
       console.log(`| ${n} | ${fmt(seed.ms)} | ${fmt(ours.firstSyncMs)} | ${fmt(ours.syncMbps, 2)} | ${fmt(ours.reopenMs)} | ${fmt(yseed.ms)} | ${fmt(yseed.persistedMs)} | ${yjs.failed ? 'no sync' : fmt(yjs.firstSyncMs)} | ${yjs.failed ? '—' : fmt(yjs.syncMbps, 2)} | ${yjs.failed ? '—' : fmt(yjs.reopenMs)} |`);
     }
+    console.log(`\nend: ${load()}`);
   } finally {
     await closeAll();
     await relayProc.stop();

@@ -198,3 +198,29 @@ fn two_tabs_writing_one_commons_keep_snapshots_correct() {
     assert_eq!(again.state_hash(), a.state_hash());
     assert_eq!(again.text(&doc).unwrap(), "from B hello!");
 }
+
+#[test]
+fn the_applied_prefix_is_read_from_the_stored_bytes() {
+    let store = MemoryStore::new();
+    let (mut c, mut p, doc) = founded(&store, 1_000);
+    type_changes(&store, &mut c, &mut p, &doc, 3);
+    let stored = run(store.load(c.id())).unwrap().changes;
+    for bytes in &stored {
+        assert_eq!(
+            stored_id(bytes),
+            Some(Change::decode_trusted(bytes).unwrap().id)
+        );
+    }
+    assert_eq!(applied_prefix(&c, &stored), stored.len() as u64);
+    // A damaged slot ends the prefix, and so does a change this replica does not hold.
+    let mut damaged = stored.clone();
+    damaged[2][70] ^= 1;
+    assert_eq!(applied_prefix(&c, &damaged), 2);
+    assert_eq!(stored_id(&damaged[2][..64]), None);
+    let (other, genesis) =
+        Commons::create(Identity::from_secret([2; 32]), 1, charter(), 0).unwrap();
+    let mut foreign = stored.clone();
+    foreign.insert(1, genesis.bytes.clone());
+    assert_eq!(applied_prefix(&c, &foreign), 1);
+    assert_eq!(applied_prefix(&other, &stored), 0);
+}
