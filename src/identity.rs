@@ -37,9 +37,33 @@ impl AuthorId {
 
     /// Verifies `sig` over `msg` by this author.
     pub fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> Result<(), IdentityError> {
-        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| IdentityError::InvalidKey)?;
+        let key = self.verifying_key()?;
         key.verify(msg, &Signature::from_bytes(sig))
             .map_err(|_| IdentityError::BadSignature)
+    }
+
+    /// The decompressed curve point of this key. Decompressing costs about a third of a
+    /// verification, and a commons has few authors and many changes: keep the last ones
+    /// (a cache of a pure function, so results never depend on it).
+    fn verifying_key(&self) -> Result<VerifyingKey, IdentityError> {
+        /// Enough for every author of a large commons; past it the cache starts over.
+        const KEYS_KEPT: usize = 4096;
+        thread_local! {
+            static KEYS: std::cell::RefCell<std::collections::HashMap<[u8; 32], VerifyingKey>> =
+                std::cell::RefCell::new(std::collections::HashMap::new());
+        }
+        if let Some(k) = KEYS.with(|m| m.borrow().get(&self.0).copied()) {
+            return Ok(k);
+        }
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| IdentityError::InvalidKey)?;
+        KEYS.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= KEYS_KEPT {
+                m.clear();
+            }
+            m.insert(self.0, key);
+        });
+        Ok(key)
     }
 
     /// A short form for logs and UIs (first 8 hex chars).
