@@ -139,7 +139,7 @@ function timeChart(c) {
     svg.append(s('polyline', { points: `10,${H - 15} ${pts.join(' ')}`, fill: 'none', stroke: COLOURS[0], 'stroke-width': 2 }),
       s('line', { x1: 10, y1: H - 15, x2: W - 10, y2: H - 15, stroke: 'currentColor' }),
       s('text', { x: 10, y: H - 2, class: 'chart-label' }, new Date(t0).toLocaleDateString()),
-      s('text', { x: W - 10, y: 12, 'text-anchor': 'end', class: 'chart-label' }, `${times.length} changes`));
+      s('text', { x: W - 10, y: 12, 'text-anchor': 'end', class: 'chart-label' }, `${times.length} changes to documents`));
   }
   return h('figure', {}, svg, h('figcaption', {}, 'Contributions over time (cumulative)'));
 }
