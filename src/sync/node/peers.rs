@@ -96,6 +96,24 @@ impl PeerBook {
             .or_else(|| self.known.get(peer).and_then(|k| k.via))
     }
 
+    /// Forgets that signals for `peer` can go through `conn` (None: through any neighbour).
+    /// A neighbour may have suggested a peer it only knew of, not one it is connected to: once
+    /// an attempt through it fails, the next goes another way (in the end, the relay).
+    pub fn unroute(&mut self, peer: &PeerId, conn: Option<ConnId>) {
+        if self
+            .routes
+            .get(peer)
+            .is_some_and(|c| conn.is_none_or(|x| x == *c))
+        {
+            self.routes.remove(peer);
+        }
+        if let Some(k) = self.known.get_mut(peer) {
+            if k.via.is_some_and(|c| conn.is_none_or(|x| x == c)) {
+                k.via = None;
+            }
+        }
+    }
+
     /// Forgets routes through a connection that closed.
     pub fn conn_gone(&mut self, conn: ConnId) {
         self.routes.retain(|_, c| *c != conn);
@@ -198,6 +216,8 @@ impl PeerBook {
             .collect();
         for p in &gone {
             self.dialing.remove(p);
+            // Nobody answered: whichever neighbour carried the signal, try the relay next.
+            self.unroute(p, None);
         }
         self.inbound.retain(|_, until| now < *until);
         gone
@@ -295,5 +315,26 @@ mod tests {
         assert_eq!(b.candidates(p(9), 10_000, 0, |x| *x == p(2)), vec![p(1)]);
         b.conn_gone(ConnId(1));
         assert_eq!(b.route(&p(1)), None);
+    }
+
+    #[test]
+    fn a_failed_route_is_not_tried_again() {
+        let mut b = PeerBook::new(10);
+        // Neighbour 1 suggested peer 5; a refusal through neighbour 2 leaves that route alone.
+        b.learn(p(5), Some(ConnId(1)), 0);
+        b.unroute(&p(5), Some(ConnId(2)));
+        assert_eq!(b.route(&p(5)), Some(ConnId(1)));
+        b.unroute(&p(5), Some(ConnId(1)));
+        assert_eq!(
+            b.route(&p(5)),
+            None,
+            "the next attempt goes through the relay"
+        );
+        // A dial nobody answered forgets every route to the peer.
+        b.learn(p(6), Some(ConnId(3)), 0);
+        b.routes.insert(p(6), ConnId(4));
+        b.dialing.insert(p(6), 100);
+        assert_eq!(b.expired_dials(100), vec![p(6)]);
+        assert_eq!(b.route(&p(6)), None);
     }
 }

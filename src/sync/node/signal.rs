@@ -182,6 +182,8 @@ impl<R: Replica> Node<R> {
     pub(super) fn on_refuse(&mut self, conn: ConnId, from: PeerId, to: PeerId) {
         if from == self.me {
             if self.book.dialing.contains_key(&to) {
+                // The neighbour may not reach `to` (any more): do not send the retry its way.
+                self.book.unroute(&to, Some(conn));
                 self.book.failed(&to, self.now, self.cfg.retry_base_ms);
                 self.event(NodeEvent::CancelDial { peer: to });
             }

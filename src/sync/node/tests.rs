@@ -31,6 +31,8 @@ struct Mesh {
     next_conn: u64,
     now: u64,
     genesis: Vec<u8>,
+    /// Nodes that vanished: the relay no longer reaches them.
+    gone: BTreeSet<usize>,
 }
 
 impl Mesh {
@@ -53,11 +55,12 @@ impl Mesh {
             next_conn: 0,
             now: 0,
             genesis: genesis.bytes,
+            gone: BTreeSet::new(),
         }
     }
 
     fn index(&self, p: PeerId) -> Option<usize> {
-        (0..self.nodes.len()).find(|i| pid(*i) == p)
+        (0..self.nodes.len()).find(|i| pid(*i) == p && !self.gone.contains(i))
     }
 
     fn input(&mut self, i: usize, input: NodeInput<'_>) {
@@ -344,8 +347,9 @@ fn dead_neighbours_are_replaced() {
     m.open(3, 1);
     m.run(3_000);
     let before = m.nodes[0].neighbours().len();
-    // Node 1 vanishes: its channels stop carrying anything.
+    // Node 1 vanishes: its channels stop carrying anything and the relay cannot reach it.
     m.links.retain(|(i, _), (j, _)| *i != 1 && *j != 1);
+    m.gone.insert(1);
     m.run(60_000);
     let now = m.nodes[0].neighbours();
     assert!(!now.contains(&pid(1)));
