@@ -268,3 +268,63 @@ fn runs_are_reproducible_from_their_seed() {
         "different seeds should give different runs"
     );
 }
+
+/// Cursors (presence) reach every peer through the mesh under loss, stay while refreshed, are
+/// gone everywhere once a vanished peer's last record expires, and never touch the replica.
+#[test]
+fn presence_spreads_and_expires() {
+    for_seeds("presence_spreads_and_expires", 2, |seed| {
+        let cfg = WorldConfig {
+            link: LinkSpec {
+                latency_ms: 30,
+                jitter_ms: 40,
+                loss: 0.05,
+                ..LinkSpec::default()
+            },
+            ..WorldConfig::default()
+        };
+        let n = 20;
+        let mut w = World::new(seed, cfg, n);
+        bootstrap_all(&mut w);
+        w.run_until(5_000);
+        let hash = |w: &World| w.honest(1).map(|h| h.node.replica().state_hash());
+        let before = hash(&w);
+        let doc = [7u8; 32];
+        // Every peer shows a cursor, republished every 10 s as the browser shell does.
+        let refresh = |w: &mut World, seq: u64| {
+            for i in w.honest_indices() {
+                w.publish_presence(i, seq, Some(doc));
+            }
+            w.run_until(w.now + 10_000);
+        };
+        for seq in 1..=3 {
+            refresh(&mut w, seq);
+        }
+        let everyone: std::collections::BTreeSet<[u8; 32]> =
+            (0..n).map(|i| w.author_of(i)).collect();
+        for i in w.honest_indices() {
+            let mut others = everyone.clone();
+            others.remove(&w.author_of(i));
+            assert_eq!(
+                w.presence_seen(i),
+                others,
+                "peer {i} sees every other cursor"
+            );
+        }
+        assert_eq!(hash(&w), before, "presence is not part of the commons");
+        // Peer 0 vanishes without clearing its cursor: it expires everywhere.
+        w.crash(0);
+        for seq in 4..=7 {
+            refresh(&mut w, seq);
+        }
+        let gone = w.author_of(0);
+        for i in w.honest_indices() {
+            let seen = w.presence_seen(i);
+            assert!(
+                !seen.contains(&gone),
+                "peer {i} still shows a vanished cursor"
+            );
+            assert_eq!(seen.len(), n - 2, "peer {i} sees the other live cursors");
+        }
+    });
+}

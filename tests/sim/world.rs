@@ -192,6 +192,37 @@ impl World {
             .collect()
     }
 
+    /// Honest peer `i` publishes its presence (a cursor in document `doc`, or none) with
+    /// sequence number `seq`, signed with its key as the browser shell would.
+    pub fn publish_presence(&mut self, i: usize, seq: u64, doc: Option<[u8; 32]>) {
+        let commons = self.commons.0;
+        if let Slot::Honest(h) = &mut self.slots[i] {
+            let cursor = doc.map(|doc| peer_commons::sync::presence::Cursor {
+                doc,
+                anchor: vec![0],
+                head: vec![0],
+            });
+            let identity = Identity::from_secret(h.secret);
+            let me = h.node.me();
+            let record =
+                peer_commons::sync::presence::sign(&identity, commons, me, seq, "sim", cursor);
+            h.node.publish_presence(record);
+            self.drain(i);
+        }
+    }
+
+    /// Authors whose presence honest peer `i` currently shows.
+    pub fn presence_seen(&self, i: usize) -> BTreeSet<[u8; 32]> {
+        self.honest(i)
+            .map(|h| h.node.presence().all().map(|b| b.author).collect())
+            .unwrap_or_default()
+    }
+
+    /// The author key of peer `i`.
+    pub fn author_of(&self, i: usize) -> [u8; 32] {
+        Identity::from_secret(secret_of(i)).author().0
+    }
+
     /// Feeds an input to an honest node and handles its outputs.
     pub fn input(&mut self, i: usize, input: NodeInput<'_>) {
         let now = self.now;
