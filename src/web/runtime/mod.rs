@@ -11,6 +11,7 @@
 
 pub mod inpage;
 pub mod js;
+mod node_events;
 pub(crate) mod presence;
 mod relays;
 mod rtc;
@@ -27,8 +28,8 @@ use crate::change::{Change, CommonsId, Op};
 use crate::commons::Commons;
 use crate::store::persist::Persistence;
 use crate::store::Store;
-use crate::sync::{ChangeId, PeerId};
-use crate::sync::{ConnId, Node, NodeConfig, NodeEvent, NodeInput, NodeOutput};
+use crate::sync::PeerId;
+use crate::sync::{ConnId, Node, NodeConfig, NodeInput, NodeOutput};
 use js::{now_ms, Timer};
 pub use relays::RelayInfo;
 pub(crate) use writes::Waiter;
@@ -357,95 +358,6 @@ impl Runtime {
             }
         }
         any
-    }
-
-    fn on_node_event(&mut self, e: NodeEvent) {
-        match e {
-            NodeEvent::Dial { peer } => {
-                if self.tabs.as_ref().is_some_and(|t| t.knows(&peer)) {
-                    return; // another tab of this browser: reached through the BroadcastChannel
-                }
-                let conn = self.new_conn(Transport::Rtc(peer));
-                rtc::dial(self, peer, conn);
-            }
-            NodeEvent::CancelDial { peer } => self.rtc.cancel(&peer),
-            NodeEvent::Signal {
-                from,
-                dialer,
-                payload,
-            } => rtc::on_signal(self, from, dialer, &payload),
-            NodeEvent::SignalViaRelay {
-                to,
-                dialer,
-                payload,
-            } => self.relays.publish_mesh(to, dialer, &payload),
-            NodeEvent::Connected { conn, peer } => {
-                let via = self.via(conn);
-                self.emit(events::peer(&peer, "connected", via));
-            }
-            NodeEvent::Closed { conn, peer, .. } => {
-                let via = self.via(conn);
-                match self.transports.remove(&conn) {
-                    Some(Transport::Rtc(p)) => self.rtc.close_link(&p, conn),
-                    Some(Transport::Tab(p)) => {
-                        if let Some(t) = &mut self.tabs {
-                            t.close(&p, conn);
-                        }
-                    }
-                    None => {}
-                }
-                if let Some(p) = peer {
-                    self.emit(events::peer(&p, "disconnected", via));
-                }
-            }
-            NodeEvent::Applied(ids) => self.on_applied(ids),
-            NodeEvent::Rejected { detail, .. } => {
-                self.counters.rejected_changes += 1;
-                js::warn(&format!("refused a change from a peer: {detail}"));
-            }
-            NodeEvent::Banned { peer } => {
-                self.counters.banned_peers += 1;
-                js::warn(&format!(
-                    "peer {} misbehaved and is ignored for a while",
-                    peer.to_hex()
-                ));
-            }
-            NodeEvent::Presence => self.emit(events::presence()),
-            NodeEvent::Synced { conn } => {
-                let peer = match self.transports.get(&conn) {
-                    Some(Transport::Rtc(p) | Transport::Tab(p)) => Some(*p),
-                    None => None,
-                };
-                self.emit(events::synced(peer.as_ref()));
-            }
-        }
-    }
-
-    fn via(&self, conn: ConnId) -> &'static str {
-        match self.transports.get(&conn) {
-            Some(Transport::Tab(_)) => "tab",
-            _ => "webrtc",
-        }
-    }
-
-    /// Changes from peers were applied: store them and tell the listeners.
-    fn on_applied(&mut self, ids: Vec<ChangeId>) {
-        let replica = self.node.replica();
-        let changes: Vec<Change> = ids
-            .iter()
-            .filter_map(|id| replica.change(id).cloned())
-            .collect();
-        let genesis_arrived = changes.iter().any(|c| c.is_genesis());
-        if !self.listeners.is_empty() {
-            self.emit(events::changes(&changes, "remote"));
-        }
-        self.writes.enqueue(changes, false, vec![]);
-        if genesis_arrived {
-            writes::remember_title(self);
-            if let Some(name) = self.pending_name.take() {
-                self.set_name(name, None);
-            }
-        }
     }
 
     /// Claims a display name (if it differs from the current one).
