@@ -100,7 +100,7 @@ fn act(net: &mut Net, p: usize, round: u32, block: &mut Option<ChangeId>) -> Vec
     if p == VANDAL {
         if let Some(d) = doc_of(c) {
             let len = c.document(&d).map_or(0, |x| x.len_utf16());
-            if c.edit_text(&d, 0, len.min(3), "XXX").is_ok() {
+            if c.edit_text(&d, 0, len.min(3), "spam").is_ok() {
                 out.extend(c.flush(t).unwrap_or_default());
             }
         }

@@ -75,11 +75,11 @@ mod tests {
             ta.insert(&mut t, 0, "hello world");
             t.encode_update_v2()
         };
-        // The vandal replaces "world" with "XXX"; a member then types right after "XXX".
+        // The vandal replaces "world" with "junk" (four letters); a member then types right after it.
         let vandal = {
             let mut t = a.transact_mut();
             ta.remove_range(&mut t, 6, 5);
-            ta.insert(&mut t, 6, "XXX");
+            ta.insert(&mut t, 6, "junk");
             t.encode_update_v2()
         };
         let b = new_ydoc(2);
@@ -92,7 +92,7 @@ mod tests {
             .unwrap();
         let member = {
             let mut t = b.transact_mut();
-            tb.insert(&mut t, 9, "!");
+            tb.insert(&mut t, 10, "!");
             t.encode_update_v2()
         };
         // A replica that must leave the vandal's edit out.
