@@ -12,8 +12,10 @@ use crate::identity::AuthorId;
 /// The position of a change in the deterministic causal order: `(depth, id)`.
 pub type Stamp = (u64, ChangeId);
 
-/// What a change did to a document, for its history.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a change did to a document, for its history (serialized as `{ kind: "created", ... }`
+/// for JavaScript and the ledger's change records).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum DocAction {
     Created {
         title: String,

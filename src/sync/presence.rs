@@ -119,18 +119,6 @@ impl PresenceError {
     }
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// Signs a record: `signature || body`, the signature over `DOMAIN || body`. The name is cut to
 /// [`MAX_NAME`] bytes; positions longer than [`MAX_POSITION`] are dropped (no cursor shown).
 pub fn sign(
@@ -147,7 +135,7 @@ pub fn sign(
         peer: peer.0,
         author: identity.author().0,
         seq,
-        name: cut(name, MAX_NAME).to_string(),
+        name: super::wire::truncate(name, MAX_NAME).to_string(),
         cursor,
     };
     // Serializing a plain struct into a Vec cannot fail.

@@ -437,8 +437,8 @@ fn recon_body(recon: u32, round: u32, payload: Bytes<'_>) -> ReconBody<'_> {
     }
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-fn truncate(s: &str, max: usize) -> &str {
+/// Cuts `s` to at most `max` bytes on a character boundary (close reasons, presence names).
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

@@ -13,24 +13,6 @@ use crate::commons::governance::ValidationState;
 use crate::commons::{Commons, DocAction};
 use crate::identity::AuthorId;
 
-/// What a change did to a document.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum ActionView {
-    Created {
-        title: String,
-    },
-    Retitled {
-        title: String,
-    },
-    /// CRDT units the change's update inserted and deleted (as sent, before concurrency).
-    Edited {
-        inserted: u64,
-        deleted: u64,
-    },
-    Commented,
-}
-
 /// How the community has validated a change so far (the governance module decides: only
 /// members' endorsements and reverts count; docs/GOVERNANCE.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -64,7 +46,7 @@ pub struct ChangeRecord {
     pub name: Option<String>,
     /// The author's claimed time (ms since the epoch); informative only.
     pub time: u64,
-    pub actions: Vec<ActionView>,
+    pub actions: Vec<DocAction>,
     /// What of its text the document holds now.
     #[serde(flatten)]
     pub text: ChangeCounts,
@@ -92,7 +74,7 @@ impl Commons {
                 out.len() - 1
             });
             if let Some(r) = out.get_mut(i) {
-                r.actions.push(action_view(&ev.action));
+                r.actions.push(ev.action.clone());
                 if let Some(o) = offers.get(&ev.change) {
                     r.offered_licences = o.iter().cloned().collect();
                 }
@@ -212,20 +194,4 @@ impl Commons {
 fn distinct(keys: impl Iterator<Item = String>) -> Vec<String> {
     let mut seen = BTreeSet::new();
     keys.filter(|k| seen.insert(k.clone())).collect()
-}
-
-fn action_view(a: &DocAction) -> ActionView {
-    match a {
-        DocAction::Created { title } => ActionView::Created {
-            title: title.clone(),
-        },
-        DocAction::Retitled { title } => ActionView::Retitled {
-            title: title.clone(),
-        },
-        DocAction::Edited { inserted, deleted } => ActionView::Edited {
-            inserted: *inserted,
-            deleted: *deleted,
-        },
-        DocAction::Commented => ActionView::Commented,
-    }
 }

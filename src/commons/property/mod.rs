@@ -22,7 +22,7 @@ use crate::change::{Change, ChangeError, ChangeId, Charter, ObjectId, Op};
 use crate::identity::AuthorId;
 pub use attribution::{AuthorCredit, ChangeCounts, Credits, DocAttribution};
 pub use export::LedgerFormat;
-pub use history::{ActionView, ChangeRecord, Validation, ValidationStatus};
+pub use history::{ChangeRecord, Validation, ValidationStatus};
 pub use ledger::{Ledger, LedgerRow, LedgerTotals};
 pub use licence::{
     describe, fork_allowed, licence, licence_change_allowed, licences, may_include, offer_allowed,

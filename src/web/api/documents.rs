@@ -4,10 +4,10 @@
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
-use super::types::{DocumentComment, DocumentSummary, HistoryAction, HistoryEntry};
+use super::types::{DocumentComment, DocumentSummary, HistoryEntry};
 use super::{js_error, parse_id, WebCommons};
 use crate::change::{ChangeId, Op};
-use crate::commons::{Commons, DocAction};
+use crate::commons::Commons;
 use crate::web::runtime::events::to_js;
 use crate::web::runtime::{call, js, Waiter};
 
@@ -141,14 +141,7 @@ impl WebCommons {
                         author: h.author.to_hex(),
                         name: h.name,
                         time: h.time,
-                        action: match h.action {
-                            DocAction::Created { title } => HistoryAction::Created { title },
-                            DocAction::Retitled { title } => HistoryAction::Retitled { title },
-                            DocAction::Edited { inserted, deleted } => {
-                                HistoryAction::Edited { inserted, deleted }
-                            }
-                            DocAction::Commented => HistoryAction::Commented,
-                        },
+                        action: h.action,
                     })
                     .collect(),
             )

@@ -157,16 +157,6 @@ pub struct DocumentSummary {
     pub length: u64,
 }
 
-/// What a change did to a document.
-#[derive(Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum HistoryAction {
-    Created { title: String },
-    Retitled { title: String },
-    Edited { inserted: u64, deleted: u64 },
-    Commented,
-}
-
 /// A change that touched a document.
 #[derive(Serialize)]
 pub struct HistoryEntry {
@@ -174,7 +164,8 @@ pub struct HistoryEntry {
     pub author: String,
     pub name: Option<String>,
     pub time: u64,
-    pub action: HistoryAction,
+    /// Serialized as the `HistoryAction` TypeScript type above.
+    pub action: crate::commons::DocAction,
 }
 
 /// A comment.
