@@ -32,8 +32,6 @@ pub enum RestoreError {
     BadSnapshot(String),
     #[error("the snapshot belongs to another commons")]
     WrongCommons,
-    #[error("stored change {index} is damaged: {error}")]
-    BadChange { index: usize, error: ChangeError },
 }
 
 impl Commons {
@@ -55,12 +53,18 @@ impl Commons {
 
     /// Reopens a replica from what this device stored: an optional snapshot and every stored
     /// change in storage order.
+    ///
+    /// A stored change that cannot be taken back (damaged bytes, another commons) is skipped and
+    /// reported in [`Restored::damaged`]: one bad record must not make a commons unopenable, and
+    /// the change is fetched again from peers like any change this replica lacks. A snapshot that
+    /// covers a skipped change is refused ([`RestoreError::BadSnapshot`]): it holds text no
+    /// stored change explains, so the caller reopens without it.
     pub fn restore<'a>(
         id: CommonsId,
         local: Option<(Identity, u32)>,
         snapshot: Option<&[u8]>,
         changes: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Result<Self, RestoreError> {
+    ) -> Result<Restored, RestoreError> {
         let snap: Option<Snapshot> = match snapshot {
             None => None,
             Some(b) => {
@@ -78,18 +82,31 @@ impl Commons {
         let covered_count = snap.as_ref().map_or(0, |s| s.covered);
         let mut c = Commons::join(id, local);
         let mut covered: HashSet<ChangeId> = HashSet::new();
+        let mut damaged = Vec::new();
         for (index, bytes) in changes.into_iter().enumerate() {
-            let change = Change::decode_trusted(bytes)
-                .map_err(|error| RestoreError::BadChange { index, error })?;
-            if (index as u64) < covered_count {
+            let is_covered = (index as u64) < covered_count;
+            let change = match c.take_stored(bytes) {
+                Ok(change) => change,
+                Err(error) if is_covered => {
+                    return Err(RestoreError::BadSnapshot(format!(
+                        "it covers stored change {index}, which is damaged ({error})"
+                    )))
+                }
+                Err(error) => {
+                    damaged.push(DamagedChange { index, error });
+                    continue;
+                }
+            };
+            if is_covered {
                 covered.insert(change.id);
             }
-            c.check_commons(&change)
-                .map_err(|error| RestoreError::BadChange { index, error })?;
-            let added = c
-                .dag
-                .add(change)
-                .map_err(|error| RestoreError::BadChange { index, error })?;
+            let added = match c.dag.add(change) {
+                Ok(added) => added,
+                Err(error) => {
+                    damaged.push(DamagedChange { index, error });
+                    continue;
+                }
+            };
             for r in &added.ready {
                 c.apply(r, covered.contains(r));
             }
@@ -106,6 +123,34 @@ impl Commons {
         // Governance is evaluated from the graph; a block passed by a change the snapshot does
         // not cover re-derives the state (the snapshot is then not needed).
         c.settle();
-        Ok(c)
+        Ok(Restored {
+            commons: c,
+            damaged,
+        })
     }
+
+    /// Decodes a stored change (its signature was checked when it was stored) and checks it
+    /// belongs here.
+    fn take_stored(&self, bytes: &[u8]) -> Result<Change, ChangeError> {
+        let change = Change::decode_trusted(bytes)?;
+        self.check_commons(&change)?;
+        Ok(change)
+    }
+}
+
+/// A replica reopened by [`Commons::restore`].
+pub struct Restored {
+    /// The replica.
+    pub commons: Commons,
+    /// Stored changes that were skipped, in storage order. Left untouched in storage.
+    pub damaged: Vec<DamagedChange>,
+}
+
+/// A stored change [`Commons::restore`] could not take back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedChange {
+    /// Its slot in storage order.
+    pub index: usize,
+    /// Why it was skipped.
+    pub error: ChangeError,
 }

@@ -282,10 +282,14 @@ fn snapshot_restore_gives_the_same_state_without_replaying_text() {
     let later = a.flush(3).unwrap();
     let mut all = stored.clone();
     all.extend(later.iter().map(|c| c.bytes.clone()));
-    let r = Commons::restore(a.id(), None, Some(&snap), all.iter().map(|b| b.as_slice())).unwrap();
+    let r = Commons::restore(a.id(), None, Some(&snap), all.iter().map(|b| b.as_slice()))
+        .unwrap()
+        .commons;
     assert_eq!(r.text(&doc).unwrap(), "zero one two");
     assert_eq!(r.state_hash(), a.state_hash());
-    let plain = Commons::restore(a.id(), None, None, all.iter().map(|b| b.as_slice())).unwrap();
+    let plain = Commons::restore(a.id(), None, None, all.iter().map(|b| b.as_slice()))
+        .unwrap()
+        .commons;
     assert_eq!(plain.state_hash(), a.state_hash());
     assert!(matches!(
         Commons::restore(

@@ -55,6 +55,21 @@ impl MemoryStore {
         *self.writes.borrow()
     }
 
+    /// Flips one bit of a stored change (byte `at` of slot `slot`), as a failing disk or a
+    /// buggy extension would: tests check that reopening survives it.
+    pub fn damage(&self, commons: CommonsId, slot: usize, at: usize) {
+        if let Some(b) = self
+            .data
+            .borrow_mut()
+            .changes
+            .get_mut(&commons)
+            .and_then(|slots| slots.get_mut(slot))
+            .and_then(|bytes| bytes.get_mut(at))
+        {
+            *b ^= 1;
+        }
+    }
+
     fn check_quota(&self, extra: usize) -> Result<(), StoreError> {
         match self.quota {
             Some(q) if self.data.borrow().used() + extra > q => Err(StoreError::QuotaExceeded),

@@ -15,7 +15,7 @@
 
 use super::{Appended, Store, StoreError, StoredSnapshot};
 use crate::change::{Change, ChangeId, CommonsId};
-use crate::commons::snapshot::RestoreError;
+use crate::commons::snapshot::{DamagedChange, RestoreError};
 use crate::commons::Commons;
 use crate::identity::Identity;
 
@@ -137,36 +137,88 @@ pub fn stored_id(bytes: &[u8]) -> Option<ChangeId> {
 
 /// How many of `slots`, from the first, hold changes applied in `commons`.
 pub fn applied_prefix(commons: &Commons, slots: &[Vec<u8>]) -> u64 {
+    prefix_where(slots, |_, b| {
+        stored_id(b).is_some_and(|id| commons.dag().get(&id).is_some())
+    })
+}
+
+fn prefix_where(slots: &[Vec<u8>], keep: impl Fn(usize, &[u8]) -> bool) -> u64 {
     slots
         .iter()
-        .take_while(|b| stored_id(b).is_some_and(|id| commons.dag().get(&id).is_some()))
+        .enumerate()
+        .take_while(|(i, b)| keep(*i, b))
         .count() as u64
+}
+
+/// A replica reopened by [`open_replica`].
+pub struct Reopened {
+    /// The replica.
+    pub commons: Commons,
+    /// Its storage bookkeeping.
+    pub persistence: Persistence,
+    /// Stored changes that were damaged and skipped (left untouched in storage); peers send
+    /// them again, as any change this replica lacks. Empty in the usual case.
+    pub damaged: Vec<DamagedChange>,
+}
+
+impl Reopened {
+    /// What to tell the person about skipped records, in plain words; `None` if nothing was.
+    pub fn notice(&self) -> Option<String> {
+        damaged_notice(&self.damaged)
+    }
+}
+
+/// Plain words for skipped stored changes.
+pub fn damaged_notice(damaged: &[DamagedChange]) -> Option<String> {
+    let first = damaged.first()?;
+    let n = damaged.len();
+    let what = if n == 1 {
+        "1 stored change of this commons is damaged".to_string()
+    } else {
+        format!("{n} stored changes of this commons are damaged")
+    };
+    Some(format!(
+        "{what} (the first, record {}: {}). It was skipped and left as it is; the commons opened \
+         without it, and peers that hold it send it again when they connect.",
+        first.index, first.error
+    ))
 }
 
 /// Reopens the replica of commons `id` from `store` (an empty replica if nothing is stored), for
 /// the local author `local` with this session's nonce. A damaged snapshot is ignored (the changes
-/// are replayed instead); a damaged change is an error and nothing is modified.
+/// are replayed instead); a damaged change is skipped and reported in [`Reopened::damaged`]; the
+/// stored records are never modified.
 pub async fn open_replica(
     store: &dyn Store,
     id: CommonsId,
     local: Option<(Identity, u32)>,
     snapshot_every: u64,
-) -> Result<(Commons, Persistence), OpenError> {
+) -> Result<Reopened, OpenError> {
     let stored = store.load(id).await?;
     let slices = || stored.changes.iter().map(Vec::as_slice);
     let snapshot = stored.snapshot.as_ref();
     let restored = Commons::restore(id, local.clone(), snapshot.map(|s| &s.bytes[..]), slices());
-    let (commons, covered) = match restored {
-        Ok(c) => (c, snapshot.map_or(0, |s| s.covered)),
+    let (restored, covered) = match restored {
+        Ok(r) => (r, snapshot.map_or(0, |s| s.covered)),
         Err(RestoreError::BadSnapshot(_) | RestoreError::WrongCommons) => {
             (Commons::restore(id, local, None, slices())?, 0)
         }
-        Err(e) => return Err(e.into()),
     };
     let end = stored.changes.len() as u64;
-    let known = applied_prefix(&commons, &stored.changes);
-    let p = Persistence::new(id, known, end, covered.min(known), snapshot_every);
-    Ok((commons, p))
+    // A skipped slot holds nothing this replica shows, so a snapshot may cover it: the change
+    // fetched again is stored in a new slot.
+    let skipped: std::collections::HashSet<usize> =
+        restored.damaged.iter().map(|d| d.index).collect();
+    let commons = restored.commons;
+    let known = prefix_where(&stored.changes, |i, b| {
+        skipped.contains(&i) || stored_id(b).is_some_and(|id| commons.dag().get(&id).is_some())
+    });
+    let persistence = Persistence::new(id, known, end, covered.min(known), snapshot_every);
+    Ok(Reopened {
+        commons,
+        persistence,
+        damaged: restored.damaged,
+    })
 }
 
 /// Stores `changes` (already applied in `commons`) as one batch, then a snapshot if one is due.

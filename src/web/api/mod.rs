@@ -38,6 +38,8 @@ pub const DEFAULT_LICENCE: &str = "CC-BY-SA-4.0";
 #[wasm_bindgen(js_name = Commons)]
 pub struct WebCommons {
     shared: Shared,
+    /// What reopening had to skip (damaged stored records), in plain words.
+    storage_notice: Option<String>,
 }
 
 /// Turns an error into a JS `Error` with its message.
@@ -142,6 +144,13 @@ impl WebCommons {
     #[wasm_bindgen(getter)]
     pub fn me(&self) -> String {
         self.read(|c| c.local_author().map(|a| a.to_hex()).unwrap_or_default())
+    }
+
+    /// Set when opening had to skip damaged stored records: what happened, in plain words (the
+    /// records are left as they were, and peers send those changes again). `undefined` otherwise.
+    #[wasm_bindgen(getter, js_name = storageNotice)]
+    pub fn storage_notice(&self) -> Option<String> {
+        self.storage_notice.clone()
     }
 
     /// This tab's peer id in the mesh (random per session).
@@ -348,15 +357,22 @@ impl WebCommons {
         options: Options,
     ) -> Result<WebCommons, JsError> {
         let local = local_author(store.as_ref()).await?;
-        let (commons, p) = open_replica(store.as_ref(), id, Some(local), options.snapshot_every())
+        let reopened = open_replica(store.as_ref(), id, Some(local), options.snapshot_every())
             .await
             .map_err(js_error)?;
-        let title = commons
+        let notice = reopened.notice();
+        if let Some(n) = &notice {
+            js::warn(n);
+        }
+        let title = reopened
+            .commons
             .genesis_charter()
             .map(|c| c.title.clone())
             .unwrap_or_default();
         remember(store.as_ref(), id, title).await?;
-        Self::start(commons, p, store, options).await
+        let mut web = Self::start(reopened.commons, reopened.persistence, store, options).await?;
+        web.storage_notice = notice;
+        Ok(web)
     }
 
     async fn start(
@@ -367,7 +383,10 @@ impl WebCommons {
     ) -> Result<WebCommons, JsError> {
         let me = PeerId(js::random::<16>()?);
         let shared = Runtime::start(commons, p, store, me, options.config());
-        let web = WebCommons { shared };
+        let web = WebCommons {
+            shared,
+            storage_notice: None,
+        };
         if let Some(name) = options.name {
             JsFuture::from(web.set_name(name)?)
                 .await
