@@ -12,12 +12,14 @@ import { mountProperty } from './js/property.js';
 import { mountNetwork } from './js/network.js';
 import { mountSettings } from './js/settings.js';
 import { charterOf } from './js/charter.js';
+import { registerOffline } from './js/offline.js';
 
 const SCREENS = { produce: mountProduce, govern: mountGovern, property: mountProperty, network: mountNetwork, settings: mountSettings };
 const app = { pkg: null, identity: null, config: null, commons: null, tab: 'produce', screen: null, unsubscribe: null };
 const view = byId('view');
 
 async function start() {
+  registerOffline(); // in parallel: the app works online whatever the worker does
   app.pkg = await loadPkg();
   byId('version').textContent = app.pkg.version();
   app.identity = await app.pkg.Identity.loadOrCreate();
@@ -127,6 +129,8 @@ async function openCommons(id) {
   try {
     const raw = await app.pkg.Commons.open(id, options());
     await adopt(raw);
+    // Damaged stored records were skipped: say so, in the words the module chose.
+    if (raw.storageNotice) showError(raw.storageNotice, 'Some stored data could not be read');
   } catch (error) {
     await showStart();
     showError(error, 'This commons could not be opened');

@@ -46,12 +46,13 @@ export const CHROMIUM_ARGS = [
 const START_GUARD_MS = 60_000;
 
 /**
- * Starts peer-commons-relay on 127.0.0.1 with an OS-assigned port, serving `www`.
+ * Starts peer-commons-relay on 127.0.0.1 with an OS-assigned port (or `listen`, to come back on
+ * the address a page already knows), serving `www`.
  * Resolves once it printed `listening on http://ADDR`.
  * @returns {Promise<{url: string, origin: string, output: () => string, stop: () => Promise<void>}>}
  */
-export async function startRelay({ www = DIST, args = [] } = {}) {
-  const child = spawn(RELAY, ['--listen', '127.0.0.1:0', '--www', www, ...args], {
+export async function startRelay({ www = DIST, args = [], listen = '127.0.0.1:0' } = {}) {
+  const child = spawn(RELAY, ['--listen', listen, '--www', www, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
