@@ -131,7 +131,11 @@ fn two_edits_reusing_a_nonce_cannot_split_replicas() {
 
     // The winner is the claim of the change first in causal order (same depth here: smaller id);
     // the other's text is left out and the founder's text is untouched.
-    let (win, lose) = if m1.id < m2.id { ("TRUE ", " LIES") } else { (" LIES", "TRUE ") };
+    let (win, lose) = if m1.id < m2.id {
+        ("TRUE ", " LIES")
+    } else {
+        (" LIES", "TRUE ")
+    };
     let text = a.text(&doc).unwrap();
     assert!(text.contains(win.trim()), "{text:?}");
     assert!(!text.contains(lose.trim()), "{text:?}");

@@ -6,12 +6,14 @@
 //! are last-writer-wins by the causal order `(depth, id)`; task statuses are folds of their events
 //! in that order, computed on read.
 
+mod claims;
 mod cursor;
 pub mod documents;
 pub mod governance;
 mod hash;
 pub mod property;
 mod read;
+mod session;
 pub mod snapshot;
 pub mod tasks;
 mod writer;
@@ -54,6 +56,13 @@ pub(crate) struct LocalAuthor {
     pub client: u64,
     pub seq: u64,
     pub batch: writer::Batch,
+    /// Nonces this key's changes used (seen in the graph): a new session nonce avoids them.
+    pub used_nonces: BTreeSet<u32>,
+    /// A change not signed by this session claimed ids under this session's client id: the
+    /// nonce is taken (another tab or device drew it), so switch before typing more.
+    pub nonce_taken: bool,
+    /// The last change this session signed (it is applied right after signing).
+    pub signing: Option<ChangeId>,
 }
 
 /// One replica of a commons.
@@ -70,6 +79,8 @@ pub struct Commons {
     /// Provenance of text and carried history, for attribution and the ledger.
     property: property::PropertyIndex,
     gov: Governance,
+    /// Which change owns which CRDT ids; changes that claimed ids already claimed are voided.
+    claims: claims::IdClaims,
 }
 
 impl Commons {
@@ -83,6 +94,9 @@ impl Commons {
             nonce,
             seq: 0,
             batch: writer::Batch::default(),
+            used_nonces: BTreeSet::new(),
+            nonce_taken: false,
+            signing: None,
         });
         Commons {
             id,
@@ -95,6 +109,7 @@ impl Commons {
             local,
             property: property::PropertyIndex::default(),
             gov: Governance::default(),
+            claims: claims::IdClaims::default(),
         }
     }
 
@@ -153,6 +168,7 @@ impl Commons {
             self.apply(id, false);
         }
         self.settle();
+        self.refresh_nonce();
         Ok(Inserted {
             applied: ready,
             duplicate,
@@ -176,11 +192,21 @@ impl Commons {
     /// the derived state. `local` marks a change written here, whose text edits are already
     /// integrated in the CRDT documents.
     fn apply(&mut self, id: &ChangeId, local: bool) {
+        let mut claimed = claims::Recorded::default();
         if let Some(node) = self.dag.get(id) {
             self.gov.apply(&node.change, node.depth, &self.dag);
+            let client = self.local.as_ref().map_or(0, |l| l.client);
+            claimed = self.claims.record(&node.change, (node.depth, *id), client);
+            if let Some(l) = &mut self.local {
+                l.note(&node.change, claimed.clients);
+            }
         }
-        if local && self.gov.is_excluded(id) {
-            // A blocked local author's typing is already in the CRDT documents: take it out.
+        // A claim earlier (in causal order) than claims already integrated: yrs kept the later
+        // one's items, so integrate everything again in causal order.
+        let reorder = claimed.reorder;
+        if reorder || (local && (self.gov.is_excluded(id) || claimed.voided)) {
+            // Also when a blocked or voided change's text is already in the CRDT documents
+            // (typed here, or restored from a snapshot): take it out.
             self.rederive();
             return;
         }
@@ -191,11 +217,16 @@ impl Commons {
     /// leaving out changes a block excludes and the text edits of reverts that do not count.
     fn apply_state(&mut self, id: &ChangeId, local: bool) {
         let Some(node) = self.dag.get(id) else { return };
+        let voided = self.claims.is_voided(id);
+        let void_text = |dag: &Dag, documents: &mut _, with_create| {
+            governance::tombstone::apply_void_text(dag, documents, id, &self.claims, with_create)
+        };
         if self.gov.is_excluded(id) {
-            governance::tombstone::apply_void_text(&self.dag, &mut self.documents, id);
+            void_text(&self.dag, &mut self.documents, voided);
             return;
         }
-        let edits = self.gov.text_applies(id);
+        // A voided change (it lost a CRDT id claim) keeps its other ops: only its text is void.
+        let edits = self.gov.text_applies(id) && !voided;
         let stamp = (node.depth, *id);
         let change = &node.change;
         let author = change.body.author;
@@ -221,7 +252,7 @@ impl Commons {
                 op,
                 stamp,
                 change,
-                local,
+                local || voided,
                 client,
                 &mut self.charter,
                 &mut self.profiles,
@@ -230,7 +261,7 @@ impl Commons {
             );
         }
         if !edits {
-            governance::tombstone::apply_void_text(&self.dag, &mut self.documents, id);
+            void_text(&self.dag, &mut self.documents, voided);
         }
         // After the ops, so that a document this change creates exists.
         let founder = self.dag.get(&self.id).map(|n| n.change.body.author);

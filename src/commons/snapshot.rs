@@ -106,6 +106,7 @@ impl Commons {
         // Governance is evaluated from the graph; a block passed by a change the snapshot does
         // not cover re-derives the state (the snapshot is then not needed).
         c.settle();
+        c.refresh_nonce();
         Ok(c)
     }
 }
