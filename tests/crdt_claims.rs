@@ -199,3 +199,101 @@ fn a_later_claim_on_seen_ids_loses_and_neighbours_keep_their_anchors() {
         assert_eq!(replica(order).state_hash(), first);
     }
 }
+
+/// The flag reaches the participants view and the ledger (and so the JS API, which serializes
+/// these views), and the ledger CSV.
+#[test]
+fn the_equivocating_author_is_flagged_in_views_and_ledger() {
+    let (founder, all, doc) = commons_with_doc();
+    let state = founder.document(&doc).unwrap().encode_state();
+    let mallory = Identity::from_secret([66; 32]);
+    let client = client_id(&mallory.author(), 7);
+    let m1 = edit(
+        &mallory,
+        all[0].id,
+        doc,
+        vec![doc],
+        7,
+        insert_update(client, &state, 0, "a"),
+        1,
+    );
+    let m2 = edit(
+        &mallory,
+        all[0].id,
+        doc,
+        vec![doc],
+        7,
+        insert_update(client, &state, 0, "b"),
+        1,
+    );
+    let honest = replica(&[&all[0], &all[1], &m1]);
+    assert!(!honest.is_equivocating(&mallory.author()));
+    let r = replica(&[&all[0], &all[1], &m1, &m2]);
+    let views = r.participant_views();
+    let flag = |k: &peer_commons::identity::AuthorId| {
+        views.iter().find(|v| v.key == *k).map(|v| v.equivocating)
+    };
+    assert_eq!(flag(&mallory.author()), Some(true));
+    assert_eq!(flag(&founder.local_author().unwrap()), Some(false));
+    let ledger = r.ledger();
+    let row = ledger
+        .rows
+        .iter()
+        .find(|x| x.author == mallory.author().to_hex())
+        .unwrap();
+    assert!(row.equivocating);
+    assert_eq!(r.voided_changes(&mallory.author()).len(), 1);
+    // Her voided change still counts as a change she signed: only its text is void.
+    assert_eq!(row.changes, 2);
+}
+
+/// An honest key never equivocates with itself: a session that reopens with a nonce one of its
+/// earlier sessions used (a restart, or another tab or device with the same key) moves to a
+/// fresh nonce before typing, and the edits of both sessions are kept.
+#[test]
+fn a_session_that_drew_a_used_nonce_moves_to_a_fresh_one() {
+    let key = Identity::from_secret([1; 32]);
+    let (mut first, genesis) = Commons::create(key.clone(), 9, charter(), 0).unwrap();
+    let made = first.create_document("d", "", 1).unwrap();
+    let doc = made.last().unwrap().id;
+    first.edit_text(&doc, 0, 0, "one").unwrap();
+    let e1 = first.flush(2).unwrap();
+    let mut history = vec![genesis];
+    history.extend(made);
+    history.extend(e1);
+
+    // Restart: a new session that drew the same nonce, reopening the stored changes.
+    let mut again = Commons::join(history[0].id, Some((key.clone(), 9)));
+    for c in &history {
+        again.insert(&c.bytes).unwrap();
+    }
+    assert_ne!(again.session_nonce(), Some(9), "the used nonce was left");
+    again.edit_text(&doc, 3, 0, " two").unwrap();
+    let e2 = again.flush(3).unwrap();
+
+    // Another tab with the same key and (by chance) the same nonce, typing concurrently.
+    let mut tab = Commons::join(history[0].id, Some((key.clone(), 9)));
+    for c in &history[..2] {
+        tab.insert(&c.bytes).unwrap();
+    }
+    tab.edit_text(&doc, 0, 0, "tab ").unwrap();
+    let e3 = tab.flush(4).unwrap();
+    // The tab's claim collides with the first session's (same client, clock 0): one loses,
+    // deterministically. From then on the tab moves away from the nonce.
+    for c in history.iter().chain(&e2) {
+        tab.insert(&c.bytes).unwrap();
+    }
+    assert_ne!(tab.session_nonce(), Some(9));
+    tab.edit_text(&doc, 0, 0, "x").unwrap();
+    let e4 = tab.flush(5).unwrap();
+
+    let everything: Vec<&Change> = history.iter().chain(&e2).chain(&e3).chain(&e4).collect();
+    let mut rev = everything.clone();
+    rev[2..].reverse();
+    let a = replica(&everything);
+    let b = replica(&rev);
+    assert_eq!(a.state_hash(), b.state_hash());
+    // The restarted session's edit collided with nothing; the later tab edit neither.
+    assert!(!a.is_voided(&e2[0].id) && !a.is_voided(&e4[0].id));
+    assert!(a.text(&doc).unwrap().contains("one two"));
+}

@@ -81,6 +81,8 @@ pub struct Commons {
     gov: Governance,
     /// Which change owns which CRDT ids; changes that claimed ids already claimed are voided.
     claims: claims::IdClaims,
+    /// The derived state must be re-derived from the graph once the ready changes are applied.
+    stale: bool,
 }
 
 impl Commons {
@@ -110,6 +112,7 @@ impl Commons {
             property: property::PropertyIndex::default(),
             gov: Governance::default(),
             claims: claims::IdClaims::default(),
+            stale: false,
         }
     }
 
@@ -167,6 +170,7 @@ impl Commons {
         for id in &ready {
             self.apply(id, false);
         }
+        self.catch_up();
         self.settle();
         self.refresh_nonce();
         Ok(Inserted {
@@ -207,10 +211,20 @@ impl Commons {
         if reorder || (local && (self.gov.is_excluded(id) || claimed.voided)) {
             // Also when a blocked or voided change's text is already in the CRDT documents
             // (typed here, or restored from a snapshot): take it out.
-            self.rederive();
-            return;
+            self.stale = true;
         }
-        self.apply_state(id, local);
+        // Once stale, the rest of this batch of ready changes is covered by the re-derivation
+        // (they are in the graph already): applying them now would count them twice.
+        if !self.stale {
+            self.apply_state(id, local);
+        }
+    }
+
+    /// Re-derives the state if applying the last batch of ready changes asked for it.
+    pub(crate) fn catch_up(&mut self) {
+        if std::mem::take(&mut self.stale) {
+            self.rederive();
+        }
     }
 
     /// Applies a ready change's ops to the derived state (documents, tasks, names, participants),

@@ -93,6 +93,7 @@ impl Commons {
             for r in &added.ready {
                 c.apply(r, covered.contains(r));
             }
+            c.catch_up();
         }
         if let Some(s) = snap {
             for (doc, state) in s.documents {

@@ -241,6 +241,7 @@ impl Commons {
         for ready in &added.ready {
             self.apply(ready, edits_integrated && *ready == id);
         }
+        self.catch_up();
         self.settle();
         Ok(change)
     }
