@@ -297,3 +297,82 @@ fn a_session_that_drew_a_used_nonce_moves_to_a_fresh_one() {
     assert!(!a.is_voided(&e2[0].id) && !a.is_voided(&e4[0].id));
     assert!(a.text(&doc).unwrap().contains("one two"));
 }
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A random history in which a few authors sign edits by hand from random points of the history,
+/// with nonces drawn from a tiny set, so that many edits claim the same or overlapping ids.
+fn adversarial_history(seed: u64, steps: usize) -> (Vec<Change>, ChangeId) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (_, mut all, doc) = commons_with_doc();
+    let authors: Vec<Identity> = (0..3u8)
+        .map(|i| Identity::from_secret([70 + i; 32]))
+        .collect();
+    for step in 0..steps {
+        // A causally closed view: a prefix of the history in creation order.
+        let k = rng.gen_range(2..=all.len());
+        let view: Vec<&Change> = all[..k].iter().collect();
+        let r = replica(&view);
+        let state = r.document(&doc).unwrap().encode_state();
+        let len = r.document(&doc).unwrap().len_utf16() as u32;
+        let who = &authors[rng.gen_range(0..authors.len())];
+        let nonce = rng.gen_range(0..2u32);
+        let d = editor(client_id(&who.author(), nonce), &state);
+        let t = d.get_or_insert_text("text");
+        let update = {
+            let mut txn = d.transact_mut();
+            if len > 0 && rng.gen_bool(0.2) {
+                let at = rng.gen_range(0..len);
+                t.remove_range(&mut txn, at, 1);
+            }
+            let len = t.len(&txn);
+            let text = ["a", "bc", "def", "ghij"][rng.gen_range(0..4)];
+            t.insert(&mut txn, rng.gen_range(0..=len), text);
+            txn.encode_update_v2()
+        };
+        let mut deps = r.heads();
+        deps.sort();
+        all.push(edit(
+            who,
+            all[0].id,
+            doc,
+            deps,
+            nonce,
+            update,
+            step as u64 + 1,
+        ));
+    }
+    (all, doc)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(48)))]
+
+    /// Duplicate and overlapping claims, delivered in any order with duplicates: every replica
+    /// reaches the same text, the same voided changes and the same state hash.
+    #[test]
+    fn duplicate_claims_converge_whatever_the_order(seed in any::<u64>(), steps in 2usize..14) {
+        let (all, doc) = adversarial_history(seed, steps);
+        let reference = replica(&all.iter().collect::<Vec<_>>());
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc1a1);
+        for _ in 0..2 {
+            let mut delivery: Vec<&Change> = all.iter().collect();
+            for _ in 0..rng.gen_range(0..4) {
+                delivery.push(&all[rng.gen_range(0..all.len())]);
+            }
+            delivery[1..].shuffle(&mut rng);
+            let r = replica(&delivery);
+            prop_assert_eq!(r.len(), all.len());
+            prop_assert_eq!(r.text(&doc), reference.text(&doc));
+            for c in &all {
+                prop_assert_eq!(r.is_voided(&c.id), reference.is_voided(&c.id));
+            }
+            prop_assert_eq!(r.state_hash(), reference.state_hash());
+        }
+    }
+}
