@@ -152,7 +152,7 @@ impl IdClaims {
         for (client, ranges) in inserted.iter() {
             let key = (*doc, client.get());
             for r in ranges.iter() {
-                for (start, other, e) in self.overlapping(&key, &r, stamp) {
+                for (start, other, e) in self.overlapping(&key, r, stamp) {
                     if other < stamp {
                         let (lo, hi) = (r.start.max(start), r.end.min(e.end));
                         if hi > lo {
