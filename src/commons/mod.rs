@@ -159,14 +159,42 @@ impl Commons {
         self.insert_change(change)
     }
 
+    /// [`Commons::insert`] for a change peer `peer` sent at time `now` (ms): if it has to wait
+    /// for missing dependencies, it counts against that peer's budget and expires (docs/PROTOCOL.md,
+    /// "What a peer can make a replica hold"). `peer` is whatever names the sender (its key).
+    pub fn insert_from(
+        &mut self,
+        peer: &[u8],
+        bytes: &[u8],
+        now: u64,
+    ) -> Result<Inserted, ChangeError> {
+        let change = Change::decode(bytes)?;
+        self.insert_inner(change, Some(crate::dag::origin_of(peer)), now)
+    }
+
+    /// Drops changes from peers that waited for their dependencies past their time to live
+    /// (call now and then with the current time, in ms). Returns how many were dropped.
+    pub fn expire_pending(&mut self, now: u64) -> usize {
+        self.dag.expire(now)
+    }
+
     /// Inserts a change already decoded and checked by [`Change::decode`] or signed locally.
     pub fn insert_change(&mut self, change: Change) -> Result<Inserted, ChangeError> {
+        self.insert_inner(change, None, 0)
+    }
+
+    fn insert_inner(
+        &mut self,
+        change: Change,
+        origin: Option<crate::dag::Origin>,
+        now: u64,
+    ) -> Result<Inserted, ChangeError> {
         self.check_commons(&change)?;
         let Added {
             ready,
             duplicate,
             missing,
-        } = self.dag.add(change)?;
+        } = self.dag.add_from(change, origin, now)?;
         for id in &ready {
             self.apply(id, false);
         }
