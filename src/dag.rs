@@ -42,13 +42,18 @@ struct Pending {
     expires: u64,
 }
 
-/// What a buffered change costs the replica, in bytes: the raw bytes, the decoded body (about as
-/// large again), and one entry in the waiting index per missing dependency or reference (the id,
-/// the waiter's id and the index's own overhead), plus a fixed part. A deterministic estimate
-/// that bounds the real allocation from above for the shapes a change can take.
+/// What a buffered change costs the replica, in bytes: the raw bytes, the decoded body (its
+/// text and ids, as large as the raw bytes, plus one in-memory `Op` per op, which is far larger
+/// than the 2 bytes the smallest op takes on the wire), one entry in the waiting index per
+/// missing dependency or reference (the id, the waiter's id and the index's own overhead), and a
+/// fixed part. A deterministic estimate of the allocation, the same on every platform.
 pub fn pending_cost(change: &Change, missing: usize) -> usize {
-    2 * change.bytes.len() + 96 * missing + 256
+    2 * change.bytes.len() + OP_COST * change.body.ops.len() + 96 * missing + 256
 }
+
+/// What one decoded op costs in memory besides its payload (its enum slot), fixed so that the
+/// count does not depend on the platform (`size_of::<Op>()` is 168 on 64-bit targets).
+pub const OP_COST: usize = 192;
 
 /// The key under which a peer's buffered changes are counted.
 pub fn origin_of(peer: &[u8]) -> Origin {
@@ -332,5 +337,18 @@ impl Dag {
             }
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::OP_COST;
+
+    /// The fixed per-op count must cover the decoded op's own slot, or the bound in
+    /// docs/PROTOCOL.md would not hold.
+    #[test]
+    fn op_cost_covers_the_enum() {
+        let size = std::mem::size_of::<crate::change::Op>();
+        assert!(size <= OP_COST, "Op is {size} bytes");
     }
 }

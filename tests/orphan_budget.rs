@@ -91,3 +91,35 @@ fn one_peer_cannot_fill_the_orphan_buffer_and_its_orphans_expire() {
         .insert_from(flooder, &late.bytes, 2_000 + PENDING_TTL_MS)
         .is_ok());
 }
+
+/// Changes of tiny ops (2 bytes each on the wire, 168 bytes decoded) are counted at their decoded
+/// size: a peer's budget holds few of them, not 80 times more than the raw bytes suggest.
+#[test]
+fn tiny_op_orphans_count_at_their_decoded_size() {
+    let mut c = commons();
+    let mallory = Identity::from_secret([66; 32]);
+    let body = ChangeBody {
+        format: 1,
+        commons: Some(c.id()),
+        author: mallory.author(),
+        seq: 1,
+        deps: vec![ChangeId([0xee; 32])],
+        time: 0,
+        ops: vec![
+            Op::SetProfile {
+                name: String::new()
+            };
+            1000
+        ],
+    };
+    let o = Change::sign(&mallory, body);
+    assert!(o.bytes.len() < 2_200, "{} bytes", o.bytes.len());
+    c.insert_from(b"m", &o.bytes, 0).unwrap();
+    let held = c.dag().pending_cost_of(b"m");
+    assert!(held >= 1000 * std::mem::size_of::<Op>(), "counted {held}");
+    assert!(
+        held <= 100 * o.bytes.len(),
+        "counted {held} for {}",
+        o.bytes.len()
+    );
+}
