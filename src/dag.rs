@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::change::limits::{MAX_PENDING_BYTES, MAX_PENDING_CHANGES};
+use crate::change::limits::{
+    MAX_PENDING_BYTES, MAX_PENDING_BYTES_PER_PEER, MAX_PENDING_CHANGES, PENDING_TTL_MS,
+};
 use crate::change::{Change, ChangeError, ChangeId};
 
 /// A change the graph holds, with its causal depth (genesis 0, else 1 + the deepest dep).
@@ -26,15 +28,51 @@ pub struct Added {
     pub missing: Vec<ChangeId>,
 }
 
+/// Who sent a buffered change: a digest of the peer key the caller names (see
+/// [`Dag::add_from`]).
+pub type Origin = [u8; 16];
+
+/// A change waiting for missing dependencies, with what it costs and who made us hold it.
+#[derive(Debug, Clone)]
+struct Pending {
+    change: Change,
+    cost: usize,
+    origin: Option<Origin>,
+    /// When it is dropped if still waiting (ms; `u64::MAX` for changes not from a peer).
+    expires: u64,
+}
+
+/// What a buffered change costs the replica, in bytes: the raw bytes, the decoded body (its
+/// text and ids, as large as the raw bytes, plus one in-memory `Op` per op, which is far larger
+/// than the 2 bytes the smallest op takes on the wire), one entry in the waiting index per
+/// missing dependency or reference (the id, the waiter's id and the index's own overhead), and a
+/// fixed part. A deterministic estimate of the allocation, the same on every platform.
+pub fn pending_cost(change: &Change, missing: usize) -> usize {
+    2 * change.bytes.len() + OP_COST * change.body.ops.len() + 96 * missing + 256
+}
+
+/// What one decoded op costs in memory besides its payload (its enum slot), fixed so that the
+/// count does not depend on the platform (`size_of::<Op>()` is 168 on 64-bit targets).
+pub const OP_COST: usize = 192;
+
+/// The key under which a peer's buffered changes are counted.
+pub fn origin_of(peer: &[u8]) -> Origin {
+    let mut o = [0u8; 16];
+    o.copy_from_slice(&blake3::hash(peer).as_bytes()[..16]);
+    o
+}
+
 /// The graph. Changes are added after their signature and limits have been checked.
 #[derive(Debug, Default, Clone)]
 pub struct Dag {
     nodes: HashMap<ChangeId, Node>,
     order: Vec<ChangeId>,
     heads: BTreeSet<ChangeId>,
-    pending: HashMap<ChangeId, Change>,
+    pending: HashMap<ChangeId, Pending>,
     waiting: HashMap<ChangeId, Vec<ChangeId>>,
+    /// Total [`pending_cost`] of the buffered changes, and per sending peer.
     pending_bytes: usize,
+    pending_by_origin: HashMap<Origin, usize>,
 }
 
 impl Dag {
@@ -44,8 +82,20 @@ impl Dag {
     }
 
     /// Adds a checked change: ready at once if every dep and referenced change is present,
-    /// else buffered until they are.
+    /// else buffered until they are (a change from storage or written here: never expires).
     pub fn add(&mut self, change: Change) -> Result<Added, ChangeError> {
+        self.add_from(change, None, 0)
+    }
+
+    /// [`Dag::add`] for a change a peer sent (`origin`, see [`origin_of`]) at time `now` (ms):
+    /// if it must wait, it counts against that peer's budget and is dropped after
+    /// [`PENDING_TTL_MS`] (see [`Dag::expire`]).
+    pub fn add_from(
+        &mut self,
+        change: Change,
+        origin: Option<Origin>,
+        now: u64,
+    ) -> Result<Added, ChangeError> {
         let id = change.id;
         if self.nodes.contains_key(&id) || self.pending.contains_key(&id) {
             return Ok(Added {
@@ -55,16 +105,35 @@ impl Dag {
         }
         let missing = self.missing_of(&change);
         if !missing.is_empty() {
+            let cost = pending_cost(&change, missing.len());
+            let of_peer =
+                origin.map_or(0, |o| self.pending_by_origin.get(&o).copied().unwrap_or(0));
             if self.pending.len() >= MAX_PENDING_CHANGES
-                || self.pending_bytes + change.bytes.len() > MAX_PENDING_BYTES
+                || self.pending_bytes + cost > MAX_PENDING_BYTES
+                || (origin.is_some() && of_peer + cost > MAX_PENDING_BYTES_PER_PEER)
             {
                 return Err(ChangeError::PendingFull);
             }
             for m in &missing {
                 self.waiting.entry(*m).or_default().push(id);
             }
-            self.pending_bytes += change.bytes.len();
-            self.pending.insert(id, change);
+            self.pending_bytes += cost;
+            if let Some(o) = origin {
+                *self.pending_by_origin.entry(o).or_default() += cost;
+            }
+            let expires = match origin {
+                Some(_) => now.saturating_add(PENDING_TTL_MS),
+                None => u64::MAX,
+            };
+            self.pending.insert(
+                id,
+                Pending {
+                    change,
+                    cost,
+                    origin,
+                    expires,
+                },
+            );
             return Ok(Added {
                 missing,
                 ..Added::default()
@@ -76,6 +145,57 @@ impl Dag {
             ready,
             ..Added::default()
         })
+    }
+
+    /// Takes a change out of the buffer, releasing its cost.
+    fn unbuffer(&mut self, id: &ChangeId) -> Option<Change> {
+        let p = self.pending.remove(id)?;
+        self.pending_bytes -= p.cost;
+        if let Some(o) = p.origin {
+            if let Some(v) = self.pending_by_origin.get_mut(&o) {
+                *v -= p.cost;
+                if *v == 0 {
+                    self.pending_by_origin.remove(&o);
+                }
+            }
+        }
+        Some(p.change)
+    }
+
+    /// Drops buffered changes from peers that waited past their time to live. Returns how many.
+    /// Cost: one pass over the buffer and the waiting index.
+    pub fn expire(&mut self, now: u64) -> usize {
+        let old: Vec<ChangeId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.expires <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        if old.is_empty() {
+            return 0;
+        }
+        for id in &old {
+            self.unbuffer(id);
+        }
+        let pending = &self.pending;
+        self.waiting.retain(|_, ws| {
+            ws.retain(|w| pending.contains_key(w));
+            !ws.is_empty()
+        });
+        old.len()
+    }
+
+    /// What the changes `peer` sent and that wait for dependencies cost (see [`pending_cost`]).
+    pub fn pending_cost_of(&self, peer: &[u8]) -> usize {
+        self.pending_by_origin
+            .get(&origin_of(peer))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// What every buffered change costs (see [`pending_cost`]).
+    pub fn pending_cost_total(&self) -> usize {
+        self.pending_bytes
     }
 
     fn missing_of(&self, change: &Change) -> Vec<ChangeId> {
@@ -112,12 +232,11 @@ impl Dag {
             self.order.push(id);
             ready.push(id);
             for w in self.waiting.remove(&id).unwrap_or_default() {
-                let Some(c) = self.pending.get(&w) else {
+                let Some(p) = self.pending.get(&w) else {
                     continue;
                 };
-                if self.missing_of(c).is_empty() {
-                    if let Some(c) = self.pending.remove(&w) {
-                        self.pending_bytes -= c.bytes.len();
+                if self.missing_of(&p.change).is_empty() {
+                    if let Some(c) = self.unbuffer(&w) {
                         queue.push(c);
                     }
                 }
@@ -218,5 +337,18 @@ impl Dag {
             }
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::OP_COST;
+
+    /// The fixed per-op count must cover the decoded op's own slot, or the bound in
+    /// docs/PROTOCOL.md would not hold.
+    #[test]
+    fn op_cost_covers_the_enum() {
+        let size = std::mem::size_of::<crate::change::Op>();
+        assert!(size <= OP_COST, "Op is {size} bytes");
     }
 }

@@ -441,11 +441,14 @@ fn carried_history_survives_rebuilds_reverts_and_snapshots() {
         .map(|c| c.bytes.clone())
         .collect();
     let snap = f.snapshot(stored.len() as u64);
-    let back =
-        Commons::restore(f.id(), None, Some(&snap), stored.iter().map(Vec::as_slice)).unwrap();
+    let back = Commons::restore(f.id(), None, Some(&snap), stored.iter().map(Vec::as_slice))
+        .unwrap()
+        .commons;
     assert_eq!(back.state_hash(), f.state_hash());
     assert_eq!(back.credits(&fsoup), f.credits(&fsoup));
-    let cold = Commons::restore(f.id(), None, None, stored.iter().map(Vec::as_slice)).unwrap();
+    let cold = Commons::restore(f.id(), None, None, stored.iter().map(Vec::as_slice))
+        .unwrap()
+        .commons;
     assert_eq!(cold.state_hash(), f.state_hash());
 }
 

@@ -116,6 +116,7 @@ fn row_from_csv(r: &csv::StringRecord) -> LedgerRow {
         participant_since: opt(&r[16]),
         member_since: opt(&r[17]),
         contribution_share_ppm: n(18),
+        equivocating: &r[19] == "true",
     }
 }
 
@@ -129,7 +130,7 @@ fn csv_parses_back_to_the_ledger() {
     let mut rd = csv::ReaderBuilder::new().from_reader(csv_text.as_bytes());
     let header: Vec<String> = rd.headers().unwrap().iter().map(str::to_string).collect();
     assert_eq!(header[0], "author");
-    assert_eq!(header.len(), 19);
+    assert_eq!(header.len(), 20);
     let rows: Vec<LedgerRow> = rd.records().map(|r| row_from_csv(&r.unwrap())).collect();
     assert_eq!(rows, ledger.rows);
     let b = rows

@@ -328,3 +328,130 @@ fn presence_spreads_and_expires() {
         }
     });
 }
+
+/// An equivocating author (one key on two devices, reusing one session nonce) hands two honest
+/// peers two different edits claiming the same CRDT ids: each peer applies and gossips its own
+/// first. Both changes are valid and must reach everyone; the claim first in causal order wins.
+fn equivocate(w: &mut World, author: &peer_commons::identity::Identity, i: usize, j: usize) {
+    use peer_commons::change::{client_id, Change, ChangeBody, Op, TextEdit};
+    use peer_commons::sync::NodeInput;
+    use sim::Slot;
+    use yrs::updates::decoder::Decode;
+    use yrs::{Text, Transact};
+    let Some(r) = w.honest(i).map(|h| h.node.replica()) else {
+        return;
+    };
+    let Some(doc) = r.documents().first().map(|d| d.id) else {
+        return;
+    };
+    let Some(state) = r.document(&doc).map(|d| d.encode_state()) else {
+        return;
+    };
+    let mut deps = r.heads();
+    deps.sort();
+    deps.truncate(peer_commons::change::limits::MAX_DEPS_PER_CHANGE);
+    let (commons, seq, now) = (w.commons, w.now, w.now);
+    let client = client_id(&author.author(), 0);
+    let sign = |text: &str| {
+        let mut opts = yrs::Options::with_client_id(yrs::block::ClientID::new(client));
+        opts.offset_kind = yrs::OffsetKind::Utf16;
+        opts.skip_gc = true;
+        let d = yrs::Doc::with_options(opts);
+        let t = d.get_or_insert_text("text");
+        d.transact_mut()
+            .apply_update(yrs::Update::decode_v1(&state).expect("own state"))
+            .expect("own state");
+        let update = {
+            let mut txn = d.transact_mut();
+            t.insert(&mut txn, 0, text);
+            txn.encode_update_v2()
+        };
+        Change::sign(
+            author,
+            ChangeBody {
+                format: 1,
+                commons: Some(commons),
+                author: author.author(),
+                seq,
+                deps: deps.clone(),
+                time: now,
+                ops: vec![Op::EditDocument {
+                    doc,
+                    edit: TextEdit { nonce: 0, update },
+                }],
+            },
+        )
+    };
+    let pair = [sign("TRUTH "), sign("LIES ")];
+    for (peer, c) in [i, j].into_iter().zip(pair) {
+        let Slot::Honest(h) = &mut w.slots[peer] else {
+            continue;
+        };
+        if h.node.replica_mut().insert(&c.bytes).is_err() {
+            continue;
+        }
+        h.disk.push(c.bytes.clone());
+        w.written.insert(c.id);
+        w.input(peer, NodeInput::Local(&[c.id]));
+    }
+}
+
+/// A few equivocating authors among honest peers, under loss: every replica converges to one
+/// state hash, with the same changes voided and the equivocators flagged.
+#[test]
+fn equivocating_authors_under_loss_converge() {
+    use rand::Rng;
+    for_seeds("equivocating_authors_under_loss_converge", 2, |seed| {
+        let cfg = WorldConfig {
+            link: LinkSpec {
+                latency_ms: 30,
+                jitter_ms: 40,
+                loss: 0.05,
+                dup: 0.02,
+                ..LinkSpec::default()
+            },
+            ..WorldConfig::default()
+        };
+        let mut w = World::new(seed, cfg, 20);
+        bootstrap_all(&mut w);
+        w.run_until(5_000);
+        edit_randomly(&mut w, 1, 5_000);
+        let liars: Vec<peer_commons::identity::Identity> = (0..3u8)
+            .map(|k| peer_commons::identity::Identity::from_secret([200 + k; 32]))
+            .collect();
+        for round in 0..6 {
+            w.run_until(w.now + 1_000);
+            let peers = w.honest_indices();
+            let i = peers[w.rng.gen_range(0..peers.len())];
+            let j = peers[w.rng.gen_range(0..peers.len())];
+            equivocate(&mut w, &liars[round % liars.len()], i, j);
+            w.edit(i);
+        }
+        converge(&mut w, 300_000);
+        let peers = w.honest_indices();
+        let first = w
+            .honest(peers[0])
+            .map(|h| h.node.replica())
+            .expect("honest");
+        let voided: Vec<_> = w.written.iter().filter(|id| first.is_voided(id)).collect();
+        assert!(!voided.is_empty(), "the equivocations were not detected");
+        for &p in &peers {
+            let r = w.honest(p).map(|h| h.node.replica()).expect("honest");
+            for id in &w.written {
+                assert_eq!(r.is_voided(id), first.is_voided(id), "peer {p}");
+            }
+            for l in &liars {
+                assert_eq!(
+                    r.is_equivocating(&l.author()),
+                    first.is_equivocating(&l.author())
+                );
+            }
+        }
+        println!(
+            "seed {seed}: {} changes, {} voided, converged at {} ms",
+            w.written.len(),
+            voided.len(),
+            w.now
+        );
+    });
+}

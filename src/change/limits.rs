@@ -19,7 +19,14 @@ pub const MAX_INSERT_PER_CHANGE: u64 = 256 * 1024;
 pub const MAX_DOCUMENT_LEN: u64 = 4 * 1024 * 1024;
 /// Most changes a replica buffers while their dependencies are missing.
 pub const MAX_PENDING_CHANGES: usize = 200_000;
-/// Most bytes a replica buffers while dependencies are missing.
+/// Most bytes a replica buffers while dependencies are missing, counted as
+/// [`crate::dag::pending_cost`] (the decoded structures, not only the raw bytes).
 pub const MAX_PENDING_BYTES: usize = 256 * 1024 * 1024;
+/// Most bytes (same count) one sending peer can make a replica buffer while dependencies are
+/// missing: one peer cannot take the whole buffer.
+pub const MAX_PENDING_BYTES_PER_PEER: usize = 16 * 1024 * 1024;
+/// How long a change received from a peer waits for its dependencies before it is dropped
+/// (it can be fetched again by sync once they arrive), in milliseconds.
+pub const PENDING_TTL_MS: u64 = 10 * 60 * 1000;
 /// Most items in a list inside one op (e.g. contributions linked by a completed task).
 pub const MAX_LIST_ITEMS: usize = 256;

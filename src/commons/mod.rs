@@ -6,12 +6,14 @@
 //! are last-writer-wins by the causal order `(depth, id)`; task statuses are folds of their events
 //! in that order, computed on read.
 
+mod claims;
 mod cursor;
 pub mod documents;
 pub mod governance;
 mod hash;
 pub mod property;
 mod read;
+mod session;
 pub mod snapshot;
 pub mod tasks;
 mod writer;
@@ -54,6 +56,13 @@ pub(crate) struct LocalAuthor {
     pub client: u64,
     pub seq: u64,
     pub batch: writer::Batch,
+    /// Nonces this key's changes used (seen in the graph): a new session nonce avoids them.
+    pub used_nonces: BTreeSet<u32>,
+    /// A change not signed by this session claimed ids under this session's client id: the
+    /// nonce is taken (another tab or device drew it), so switch before typing more.
+    pub nonce_taken: bool,
+    /// The last change this session signed (it is applied right after signing).
+    pub signing: Option<ChangeId>,
 }
 
 /// One replica of a commons.
@@ -70,6 +79,10 @@ pub struct Commons {
     /// Provenance of text and carried history, for attribution and the ledger.
     property: property::PropertyIndex,
     gov: Governance,
+    /// Which change owns which CRDT ids; changes that claimed ids already claimed are voided.
+    claims: claims::IdClaims,
+    /// The derived state must be re-derived from the graph once the ready changes are applied.
+    stale: bool,
 }
 
 impl Commons {
@@ -83,6 +96,9 @@ impl Commons {
             nonce,
             seq: 0,
             batch: writer::Batch::default(),
+            used_nonces: BTreeSet::new(),
+            nonce_taken: false,
+            signing: None,
         });
         Commons {
             id,
@@ -95,6 +111,8 @@ impl Commons {
             local,
             property: property::PropertyIndex::default(),
             gov: Governance::default(),
+            claims: claims::IdClaims::default(),
+            stale: false,
         }
     }
 
@@ -141,18 +159,48 @@ impl Commons {
         self.insert_change(change)
     }
 
+    /// [`Commons::insert`] for a change peer `peer` sent at time `now` (ms): if it has to wait
+    /// for missing dependencies, it counts against that peer's budget and expires (docs/PROTOCOL.md,
+    /// "What a peer can make a replica hold"). `peer` is whatever names the sender (its key).
+    pub fn insert_from(
+        &mut self,
+        peer: &[u8],
+        bytes: &[u8],
+        now: u64,
+    ) -> Result<Inserted, ChangeError> {
+        let change = Change::decode(bytes)?;
+        self.insert_inner(change, Some(crate::dag::origin_of(peer)), now)
+    }
+
+    /// Drops changes from peers that waited for their dependencies past their time to live
+    /// (call now and then with the current time, in ms). Returns how many were dropped.
+    pub fn expire_pending(&mut self, now: u64) -> usize {
+        self.dag.expire(now)
+    }
+
     /// Inserts a change already decoded and checked by [`Change::decode`] or signed locally.
     pub fn insert_change(&mut self, change: Change) -> Result<Inserted, ChangeError> {
+        self.insert_inner(change, None, 0)
+    }
+
+    fn insert_inner(
+        &mut self,
+        change: Change,
+        origin: Option<crate::dag::Origin>,
+        now: u64,
+    ) -> Result<Inserted, ChangeError> {
         self.check_commons(&change)?;
         let Added {
             ready,
             duplicate,
             missing,
-        } = self.dag.add(change)?;
+        } = self.dag.add_from(change, origin, now)?;
         for id in &ready {
             self.apply(id, false);
         }
+        self.catch_up();
         self.settle();
+        self.refresh_nonce();
         Ok(Inserted {
             applied: ready,
             duplicate,
@@ -176,26 +224,51 @@ impl Commons {
     /// the derived state. `local` marks a change written here, whose text edits are already
     /// integrated in the CRDT documents.
     fn apply(&mut self, id: &ChangeId, local: bool) {
+        let mut claimed = claims::Recorded::default();
         if let Some(node) = self.dag.get(id) {
             self.gov.apply(&node.change, node.depth, &self.dag);
+            let client = self.local.as_ref().map_or(0, |l| l.client);
+            claimed = self.claims.record(&node.change, (node.depth, *id), client);
+            if let Some(l) = &mut self.local {
+                l.note(&node.change, claimed.clients);
+            }
         }
-        if local && self.gov.is_excluded(id) {
-            // A blocked local author's typing is already in the CRDT documents: take it out.
+        // A claim earlier (in causal order) than claims already integrated: yrs kept the later
+        // one's items, so integrate everything again in causal order.
+        let reorder = claimed.reorder;
+        if reorder || (local && (self.gov.is_excluded(id) || claimed.voided)) {
+            // Also when a blocked or voided change's text is already in the CRDT documents
+            // (typed here, or restored from a snapshot): take it out.
+            self.stale = true;
+        }
+        // Once stale, the rest of this batch of ready changes is covered by the re-derivation
+        // (they are in the graph already): applying them now would count them twice.
+        if !self.stale {
+            self.apply_state(id, local);
+        }
+    }
+
+    /// Re-derives the state if applying the last batch of ready changes asked for it.
+    pub(crate) fn catch_up(&mut self) {
+        if std::mem::take(&mut self.stale) {
             self.rederive();
-            return;
         }
-        self.apply_state(id, local);
     }
 
     /// Applies a ready change's ops to the derived state (documents, tasks, names, participants),
     /// leaving out changes a block excludes and the text edits of reverts that do not count.
     fn apply_state(&mut self, id: &ChangeId, local: bool) {
         let Some(node) = self.dag.get(id) else { return };
+        let voided = self.claims.is_voided(id);
+        let void_text = |dag: &Dag, documents: &mut _, with_create| {
+            governance::tombstone::apply_void_text(dag, documents, id, &self.claims, with_create)
+        };
         if self.gov.is_excluded(id) {
-            governance::tombstone::apply_void_text(&self.dag, &mut self.documents, id);
+            void_text(&self.dag, &mut self.documents, voided);
             return;
         }
-        let edits = self.gov.text_applies(id);
+        // A voided change (it lost a CRDT id claim) keeps its other ops: only its text is void.
+        let edits = self.gov.text_applies(id) && !voided;
         let stamp = (node.depth, *id);
         let change = &node.change;
         let author = change.body.author;
@@ -221,7 +294,7 @@ impl Commons {
                 op,
                 stamp,
                 change,
-                local,
+                local || voided,
                 client,
                 &mut self.charter,
                 &mut self.profiles,
@@ -230,7 +303,7 @@ impl Commons {
             );
         }
         if !edits {
-            governance::tombstone::apply_void_text(&self.dag, &mut self.documents, id);
+            void_text(&self.dag, &mut self.documents, voided);
         }
         // After the ops, so that a document this change creates exists.
         let founder = self.dag.get(&self.id).map(|n| n.change.body.author);

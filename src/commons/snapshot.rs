@@ -110,6 +110,7 @@ impl Commons {
             for r in &added.ready {
                 c.apply(r, covered.contains(r));
             }
+            c.catch_up();
         }
         if let Some(s) = snap {
             for (doc, state) in s.documents {
@@ -123,6 +124,7 @@ impl Commons {
         // Governance is evaluated from the graph; a block passed by a change the snapshot does
         // not cover re-derives the state (the snapshot is then not needed).
         c.settle();
+        c.refresh_nonce();
         Ok(Restored {
             commons: c,
             damaged,

@@ -48,7 +48,7 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.open.is_empty() && self.sealed.is_empty()
     }
     /// Unflushed updates of one document, oldest first.
@@ -156,6 +156,8 @@ impl Commons {
             }
             out.push(self.sign_and_apply(ops, now, true)?);
         }
+        // A nonce seen in use elsewhere is replaced once nothing typed waits under it.
+        self.refresh_nonce();
         Ok(out)
     }
 
@@ -232,10 +234,14 @@ impl Commons {
             }
         }
         let id = change.id;
+        if let Some(l) = self.local.as_mut() {
+            l.signing = Some(id);
+        }
         let added = self.dag.add(change.clone())?;
         for ready in &added.ready {
             self.apply(ready, edits_integrated && *ready == id);
         }
+        self.catch_up();
         self.settle();
         Ok(change)
     }

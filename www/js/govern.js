@@ -64,7 +64,7 @@ export function mountGovern(view, ctx) {
     const blocked = c.read('blockedKeys', []);
     const keyOf = (x) => (typeof x === 'string' ? x : pick(x, 'key', 'author', 'id', 'publicKey'));
     const row = (x) => h('li', {}, who(c, keyOf(x), typeof x === 'object' ? pick(x, 'name') : undefined), ' ',
-      h('small', {}, short(keyOf(x))), typeof x === 'object' && x.founder ? h('small', {}, ' founder') : null, typeof x === 'object' && Array.isArray(x.endorsers) && x.endorsers.length ? h('small', {}, ` endorsed by ${x.endorsers.map((k) => who(c, k)).join(', ')}`) : null);
+      h('small', {}, short(keyOf(x))), typeof x === 'object' && x.founder ? h('small', {}, ' founder') : null, typeof x === 'object' && x.equivocating ? h('small', { class: 'equivocating', title: 'signed two edits claiming the same text ids; the later one does not count' }, ' equivocating') : null, typeof x === 'object' && Array.isArray(x.endorsers) && x.endorsers.length ? h('small', {}, ` endorsed by ${x.endorsers.map((k) => who(c, k)).join(', ')}`) : null);
     const plist = Array.isArray(participants) ? participants : Object.entries(participants).map(([key, v]) => ({ key, ...v }));
     fill(people, h('h2', { id: 'people-heading' }, 'People'),
       h('div', { class: 'cols' },

@@ -28,6 +28,9 @@ impl Commons {
         self.participants.clear();
         self.documents.clear();
         self.tasks.clear();
+        // Provenance is recorded as changes apply: start afresh so that what a change no longer
+        // contributes (blocked, voided) is not left over from an earlier pass.
+        self.property = Default::default();
         for (_, id) in self.dag.causal_order() {
             self.apply_state(&id, false);
         }

@@ -141,14 +141,16 @@ impl Commons {
         });
         undo.expand_scope(&ydoc, &text);
         undo.include_origin(TRACKED);
-        for (_, id) in &d.edits {
+        for stamp in &d.edits {
+            let id = &stamp.1;
             // The same updates, in the same order, as the replica's own document holds.
             let raw = crate::commons::text_updates(&self.dag, id, &d.id);
-            let updates: Vec<Vec<u8>> = if self.gov.text_applies(id) {
+            let updates: Vec<Vec<u8>> = if self.gov.text_applies(id) && !self.is_voided(id) {
                 raw.iter().map(|u| u.to_vec()).collect()
             } else {
+                let keep = |ins: &yrs::IdSet| self.claims.claimed_before(&d.id, ins, *stamp);
                 raw.iter()
-                    .flat_map(|u| super::tombstone::tombstone(u))
+                    .flat_map(|u| super::tombstone::tombstone(u, keep))
                     .collect()
             };
             let mut txn = if id == source {

@@ -12,12 +12,15 @@ use yrs::updates::encoder::Encode;
 use yrs::{IdSet, Update};
 
 use crate::change::{ChangeId, Op};
+use crate::commons::claims::IdClaims;
 use crate::commons::documents::Document;
 use crate::dag::Dag;
 
 /// The updates giving `update`'s items without its effect: its blocks with no deletions, then a
-/// deletion of everything it inserted. Empty if the update does not decode as expected.
-pub(crate) fn tombstone(update: &[u8]) -> Vec<Vec<u8>> {
+/// deletion of everything it inserted except `keep` (ids an earlier change claimed: yrs holds
+/// that change's items under them, see `commons::claims`). Empty if the update does not decode
+/// as expected.
+pub(crate) fn tombstone(update: &[u8], keep: impl Fn(&IdSet) -> IdSet) -> Vec<Vec<u8>> {
     // Text edits travel in Yjs v2, which is columnar: the blocks and the delete set can only be
     // separated in the v1 layout, so work in v1 and hand back v2.
     let Ok(u) = Update::decode_v2(update) else {
@@ -30,31 +33,40 @@ pub(crate) fn tombstone(update: &[u8]) -> Vec<Vec<u8>> {
     };
     let mut inserts = blocks.to_vec();
     inserts.extend_from_slice(&IdSet::new().encode_v1());
+    let inserted = u.insertions(true);
+    let gone = inserted.diff(&keep(&inserted));
     // An update with no blocks is one zero (no clients) followed by its delete set.
     let mut delete = vec![0u8];
-    delete.extend_from_slice(&u.insertions(true).encode_v1());
+    delete.extend_from_slice(&gone.encode_v1());
     match (Update::decode_v1(&inserts), Update::decode_v1(&delete)) {
         (Ok(i), Ok(d)) => vec![i.encode_v2(), d.encode_v2()],
         _ => vec![],
     }
 }
 
-/// Integrates the text edits of change `id` as tombstones into the documents they touch.
+/// Integrates the text edits of change `id` as tombstones into the documents they touch; with
+/// `with_create`, also the first text of the document it creates (a voided change: its create op
+/// made the document without text).
 pub(crate) fn apply_void_text(
     dag: &Dag,
     documents: &mut BTreeMap<ChangeId, Document>,
     id: &ChangeId,
+    claims: &IdClaims,
+    with_create: bool,
 ) {
     let Some(node) = dag.get(id) else { return };
     let stamp = (node.depth, *id);
     for op in &node.change.body.ops {
-        let Op::EditDocument { doc, edit } = op else {
-            continue;
+        let (doc, edit) = match op {
+            Op::EditDocument { doc, edit } => (doc, edit),
+            Op::CreateDocument { edit, .. } if with_create => (id, edit),
+            _ => continue,
         };
         let Some(d) = documents.get_mut(doc) else {
             continue;
         };
-        for piece in tombstone(&edit.update) {
+        let keep = |inserted: &IdSet| claims.claimed_before(doc, inserted, stamp);
+        for piece in tombstone(&edit.update, keep) {
             d.apply_update(stamp, &piece, false);
         }
     }
@@ -104,7 +116,7 @@ mod tests {
                 .unwrap()
         };
         apply(&base);
-        for piece in tombstone(&vandal) {
+        for piece in tombstone(&vandal, |_| IdSet::new()) {
             apply(&piece);
         }
         apply(&member);

@@ -134,6 +134,9 @@ pub struct ParticipantView {
     pub changes: u64,
     pub member: bool,
     pub blocked: bool,
+    /// Signed two changes claiming the same CRDT ids; the later claim's text is void
+    /// (docs/PROTOCOL.md, "CRDT client ids").
+    pub equivocating: bool,
 }
 
 pub(crate) fn choice_str(c: VoteChoice) -> &'static str {
@@ -392,6 +395,7 @@ impl Commons {
                 changes: p.changes,
                 member: self.gov.is_member(k),
                 blocked: self.gov.is_blocked(k),
+                equivocating: self.is_equivocating(k),
             })
             .collect()
     }

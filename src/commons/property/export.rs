@@ -24,7 +24,7 @@ impl LedgerFormat {
 }
 
 /// The CSV columns, in order; the same names as the JSON fields.
-pub const CSV_COLUMNS: [&str; 19] = [
+pub const CSV_COLUMNS: [&str; 20] = [
     "author",
     "name",
     "changes",
@@ -44,6 +44,7 @@ pub const CSV_COLUMNS: [&str; 19] = [
     "participant_since",
     "member_since",
     "contribution_share_ppm",
+    "equivocating",
 ];
 
 impl Ledger {
@@ -101,6 +102,7 @@ fn row_fields(r: &LedgerRow) -> Vec<String> {
         opt(r.participant_since),
         opt(r.member_since),
         r.contribution_share_ppm.to_string(),
+        r.equivocating.to_string(),
     ]
 }
 

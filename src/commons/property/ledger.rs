@@ -55,6 +55,9 @@ pub struct LedgerRow {
     pub member_since: Option<u64>,
     /// Their contribution share, parts per million (docs/ACCOUNTING.md).
     pub contribution_share_ppm: u64,
+    /// They signed two changes claiming the same CRDT ids (equivocation, docs/PROTOCOL.md "CRDT
+    /// client ids"): the later claim's text is void.
+    pub equivocating: bool,
 }
 
 /// Column totals.
@@ -232,6 +235,7 @@ impl Commons {
                 .member(a)
                 .and_then(|m| self.author_and_time(&m.since))
                 .map(|(_, time)| time);
+            r.equivocating = self.is_equivocating(a);
             r.author = a.to_hex();
             r.name = self.name_of(a).map(str::to_string);
         }

@@ -105,7 +105,8 @@ impl WebCommons {
         to_js(&self.read(|c| c.members()))
     }
 
-    /// Everyone who authored a change: key, claimed name, changes, member, blocked.
+    /// Everyone who authored a change: key, claimed name, changes, member, blocked, and
+    /// `equivocating` (signed two changes claiming the same CRDT ids; the later one's text is void).
     #[wasm_bindgen(unchecked_return_type = "any[]")]
     pub fn participants(&self) -> JsValue {
         to_js(&self.read(|c| c.participant_views()))
