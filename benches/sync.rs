@@ -14,7 +14,7 @@ use peer_commons::change::{ChangeId, Charter, GovernanceParams};
 use peer_commons::commons::Commons;
 use peer_commons::identity::Identity;
 use peer_commons::sync::{
-    ChangeSource, Event, Input, Local, Output, PeerId, Session, SessionConfig, SyncIndex, View,
+    ChangeSource, Event, Input, Local, Output, Session, SessionConfig, SyncIndex, SyncKeys, View,
 };
 
 /// Real changes: bytes and depth by id, in the order they were written.
@@ -135,7 +135,8 @@ struct Outcome {
 fn sync(h: &History, a: Store, b: Store, a_dials: bool) -> Outcome {
     let cfg = SessionConfig::default();
     let local = |n: u8, store: &Store| Local {
-        peer: PeerId([n; 16]),
+        keys: SyncKeys::new(Identity::from_secret([n; 32]), [n; 32]),
+        nonce: [n; 32],
         commons: h.commons,
         items: store.index.len() as u64,
     };

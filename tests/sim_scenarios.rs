@@ -207,7 +207,9 @@ fn restart_mid_sync() {
 }
 
 /// Garbage peers flood honest ones with noise, invalid changes and floods of useless messages;
-/// honest peers ban them and converge on their own changes, none of the garbage.
+/// honest peers ban the ones that authenticated (by their keys), drop the noise peer's channels
+/// (it never authenticates, so nobody can be blamed), and converge on their own changes, none
+/// of the garbage.
 #[test]
 fn flood_of_invalid_data() {
     for_seeds("flood_of_invalid_data", 2, |seed| {
@@ -219,7 +221,19 @@ fn flood_of_invalid_data() {
         w.run_until(5_000);
         edit_randomly(&mut w, 3, 10_000);
         converge(&mut w, 120_000);
-        for g in [noise, forger, spammer] {
+        let noise_id = w.id_of(noise).expect("noise peer");
+        let noise_closed: usize = w
+            .closes
+            .iter()
+            .filter(|((p, _), _)| *p == noise_id)
+            .map(|(_, n)| *n)
+            .sum();
+        assert!(
+            noise_closed > 0,
+            "the noise peer's channels were never closed"
+        );
+        assert_eq!(w.banned_by(noise), 0, "noise before a hello bans nobody");
+        for g in [forger, spammer] {
             let banned_by = w.banned_by(g);
             println!(
                 "seed {seed}: garbage peer {g} sent {} chunks, was banned by {banned_by} peers",

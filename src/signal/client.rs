@@ -19,6 +19,9 @@ pub const PING_INTERVAL_MS: u64 = 20_000;
 pub const DEAD_AFTER_MS: u64 = 45_000;
 /// How many recent payloads are remembered to drop duplicates arriving through several relays.
 const SEEN_CAPACITY: usize = 1024;
+/// Most bytes of one text message from a relay; larger ones are dropped unread. A sealed
+/// signal (an SDP of a few KiB, base64, in JSON) fits many times over.
+pub const MAX_RELAY_TEXT: usize = 32 * 1024;
 
 /// What the shell must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +58,10 @@ pub struct SignalClient {
     me: String,
     relays: Vec<Relay>,
     out: VecDeque<SignalOutput>,
-    seen: HashSet<String>,
-    seen_order: VecDeque<String>,
+    /// Digests of payloads already taken (through another relay): 32 bytes each, at most
+    /// `SEEN_CAPACITY`, and only of payloads that authenticated.
+    seen: HashSet<[u8; 32]>,
+    seen_order: VecDeque<[u8; 32]>,
 }
 
 impl SignalClient {
@@ -187,13 +192,23 @@ impl SignalClient {
                 last_ping,
             };
         }
+        if text.len() > MAX_RELAY_TEXT {
+            return self
+                .out
+                .push_back(SignalOutput::Dropped(i, SignalError::TooLarge));
+        }
         match RelayMessage::from_json(text) {
             Ok(RelayMessage::Publish { topic, data }) if topic == self.room.topic() => {
                 let Some(data) = data.as_str() else { return };
+                // Authenticate before anything is remembered: a forgery costs nothing to hold.
+                let opened = match self.room.open(data) {
+                    Ok(p) => p,
+                    Err(e) => return self.out.push_back(SignalOutput::Dropped(i, e)),
+                };
                 if !self.remember(data) {
                     return; // the same payload through another relay
                 }
-                match self.room.open(data).and_then(|p| Signal::from_bytes(&p)) {
+                match Signal::from_bytes(&opened) {
                     Ok(s) if s.from != self.me && s.to.as_ref().is_none_or(|to| *to == self.me) => {
                         self.out.push_back(SignalOutput::Signal(s))
                     }
@@ -250,9 +265,10 @@ impl SignalClient {
         .to_json()
     }
 
-    /// Records a payload; false if it was seen recently.
+    /// Records an authenticated payload's digest; false if it was seen recently.
     fn remember(&mut self, data: &str) -> bool {
-        if self.seen.contains(data) {
+        let digest = *blake3::hash(data.as_bytes()).as_bytes();
+        if self.seen.contains(&digest) {
             return false;
         }
         if self.seen_order.len() >= SEEN_CAPACITY {
@@ -260,9 +276,15 @@ impl SignalClient {
                 self.seen.remove(&old);
             }
         }
-        self.seen.insert(data.to_string());
-        self.seen_order.push_back(data.to_string());
+        self.seen.insert(digest);
+        self.seen_order.push_back(digest);
         true
+    }
+
+    /// How many payload digests the dedup cache holds (for tests of its bound).
+    #[cfg(test)]
+    pub(crate) fn seen_len(&self) -> usize {
+        self.seen.len()
     }
 }
 

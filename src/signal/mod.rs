@@ -25,6 +25,8 @@ pub enum SignalError {
     Forged,
     #[error("signal payload is not a valid signal")]
     BadSignal,
+    #[error("relay message over the size limit (32 KiB)")]
+    TooLarge,
 }
 
 /// A peer's id for one session (a tab): random, chosen by the shell, hex.

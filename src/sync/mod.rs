@@ -1,5 +1,6 @@
 //! The peer-to-peer sync protocol, as pure state machines over bytes and time.
 //!
+//! - [`auth`]: signed hellos that bind a connection to the peer's key; peer ids derived from keys.
 //! - [`frame`]: chunking of messages to fit data channels, reassembly within bounds.
 //! - [`wire`]: the versioned protocol messages.
 //! - [`index`]: the (depth, id) items that negentropy reconciles.
@@ -10,6 +11,7 @@
 //!
 //! docs/PROTOCOL.md ("Sync protocol") describes the wire format.
 
+pub mod auth;
 pub mod frame;
 pub mod index;
 pub mod node;
@@ -18,6 +20,7 @@ pub mod replica;
 pub mod session;
 pub mod wire;
 
+pub use auth::SyncKeys;
 pub use index::{ChangeSource, SyncIndex, View};
 pub use node::{ConnId, Node, NodeConfig, NodeEvent, NodeInput, NodeOutput, NodeStats};
 pub use replica::{InsertError, InsertOutcome, Replica};
@@ -36,8 +39,9 @@ pub fn change_id(bytes: &[u8]) -> ChangeId {
     ChangeId(blake3::hash(body).into())
 }
 
-/// A peer's address in the mesh: random bytes chosen by the shell for each running replica
-/// (one per browser tab), not the author's key.
+/// A peer's address in the mesh: derived from the replica's key and a random salt chosen for
+/// each running replica (one per browser tab), so only that key's holder can present it
+/// ([`auth`]).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeerId(pub [u8; 16]);
 

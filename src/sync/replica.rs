@@ -35,8 +35,14 @@ pub trait Replica: ChangeSource {
     fn depth(&self, id: &ChangeId) -> Option<u64>;
     /// Who a held change comes from (its author's key): gossip keeps one tree per origin.
     fn origin(&self, id: &ChangeId) -> Option<[u8; 32]>;
-    /// Checks and inserts a change from a peer. A duplicate is `Ok` with nothing applied.
-    fn insert(&mut self, bytes: &[u8]) -> Result<InsertOutcome, InsertError>;
+    /// Checks and inserts a change from the peer authenticated as `from` (its key), at `now`
+    /// (ms): a change waiting for dependencies counts against that peer's budget and expires
+    /// (docs/PROTOCOL.md, "Bounds"). A duplicate is `Ok` with nothing applied.
+    fn insert(&mut self, from: &[u8], bytes: &[u8], now: u64)
+        -> Result<InsertOutcome, InsertError>;
+
+    /// Drops changes that waited for their dependencies past their time to live.
+    fn expire_pending(&mut self, now: u64);
 }
 
 impl ChangeSource for Commons {
@@ -66,8 +72,13 @@ impl Replica for Commons {
         self.change(id).map(|c| c.body.author.0)
     }
 
-    fn insert(&mut self, bytes: &[u8]) -> Result<InsertOutcome, InsertError> {
-        match Commons::insert(self, bytes) {
+    fn insert(
+        &mut self,
+        from: &[u8],
+        bytes: &[u8],
+        now: u64,
+    ) -> Result<InsertOutcome, InsertError> {
+        match Commons::insert_from(self, from, bytes, now) {
             Ok(inserted) => Ok(InsertOutcome {
                 applied: inserted.applied,
                 missing: inserted.missing,
@@ -78,6 +89,10 @@ impl Replica for Commons {
                 detail: e.to_string(),
             }),
         }
+    }
+
+    fn expire_pending(&mut self, now: u64) {
+        Commons::expire_pending(self, now);
     }
 }
 
@@ -109,11 +124,11 @@ mod tests {
 
         let mut b = Commons::join(a.id(), None);
         // The document first: buffered, waiting for the genesis.
-        let first = Replica::insert(&mut b, &doc.bytes).unwrap();
+        let first = Replica::insert(&mut b, &[7; 32], &doc.bytes, 0).unwrap();
         assert_eq!(first.applied, vec![]);
         assert_eq!(first.missing, vec![genesis.id]);
         assert!(Replica::contains(&b, &doc.id));
-        let then = Replica::insert(&mut b, &genesis.bytes).unwrap();
+        let then = Replica::insert(&mut b, &[7; 32], &genesis.bytes, 0).unwrap();
         assert_eq!(then.applied, vec![genesis.id, doc.id]);
         assert_eq!(Replica::depth(&b, &doc.id), Some(1));
         assert_eq!(Replica::origin(&b, &doc.id), a.local_author().map(|k| k.0));
@@ -121,7 +136,7 @@ mod tests {
 
         let mut bad = doc.bytes.clone();
         bad[0] ^= 1;
-        let err = Replica::insert(&mut Commons::join(a.id(), None), &bad).unwrap_err();
+        let err = Replica::insert(&mut Commons::join(a.id(), None), &[7; 32], &bad, 0).unwrap_err();
         assert!(err.peer_fault);
     }
 }

@@ -8,8 +8,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{ChangeId, PeerId};
 
-/// The protocol version carried in hello. Peers speaking another version are refused.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol version carried in hello. Peers speaking another version are refused with a
+/// close that names both versions. Version 2: hellos are signed and bound to the connection
+/// (`super::auth`); version 1 hellos were unauthenticated.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Most bytes of free text in a close message.
 pub const MAX_CLOSE_DETAIL: usize = 200;
@@ -34,7 +36,7 @@ mod ty {
     pub const PRESENCE: u8 = 0x40;
 }
 
-/// Feature bits a peer announces in its hello (appended after the version 1 fields).
+/// Feature bits a peer announces in its hello.
 pub mod features {
     /// The peer takes [`super::Message::Presence`] messages (older peers would count them as
     /// unknown messages, so they are only sent to peers that announce this).
@@ -112,6 +114,9 @@ pub enum CloseReason {
     Timeout,
     /// The node already has as many connections as it keeps.
     Full,
+    /// The peer's hello did not authenticate it (bad signature, replayed, peer id not derived
+    /// from its key).
+    Unauthenticated,
     /// There is already a connection between these two peers.
     Duplicate,
     /// The node is shutting down.
@@ -133,6 +138,7 @@ impl CloseReason {
             CloseReason::Full => 6,
             CloseReason::Duplicate => 7,
             CloseReason::Shutdown => 8,
+            CloseReason::Unauthenticated => 9,
             CloseReason::Other(c) => c,
         }
     }
@@ -149,28 +155,63 @@ impl CloseReason {
             6 => CloseReason::Full,
             7 => CloseReason::Duplicate,
             8 => CloseReason::Shutdown,
+            9 => CloseReason::Unauthenticated,
             c => CloseReason::Other(c),
         }
     }
 }
 
-/// The first message each side sends.
+/// The first message each side sends (version 2). The fields up to `items` are laid out as in
+/// version 1, so an older peer reads the version and refuses with a clear reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     /// [`PROTOCOL_VERSION`] of the sender.
     pub version: u16,
     /// The commons the sender replicates (its genesis change id).
     pub commons: [u8; 32],
-    /// The sender's peer id in the mesh.
+    /// The sender's peer id in the mesh (derived from `key` and `salt`).
     pub peer: [u8; 16],
-    /// True when the sender has already received the receiver's hello.
+    /// True when the sender has the receiver's hello (and so its nonce: `proof` is set).
     pub ack: bool,
     /// How many changes the sender holds (the side holding more leads reconciliation).
     pub items: u64,
-    /// Optional [`features`] of the sender: a varint after the fields above, absent (0) in
-    /// hellos from peers that predate it.
-    #[serde(skip)]
+    /// The sender's [`features`].
     pub features: u32,
+    /// The sender's fresh random nonce for this connection.
+    pub nonce: [u8; 32],
+    /// The sender's ed25519 public key.
+    pub key: [u8; 32],
+    /// The public salt of the sender's peer id.
+    pub salt: [u8; 16],
+    /// The sender's signature over the connection's transcript (`super::auth::transcript`),
+    /// once it has the receiver's nonce.
+    pub proof: Option<Sig>,
+}
+
+/// An ed25519 signature: 64 raw bytes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sig(pub [u8; 64]);
+
+impl Serialize for Sig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // serde has no 64-byte arrays; two halves encode as the same 64 raw bytes.
+        let (a, b) = self.0.split_at(32);
+        let mut x = [0u8; 32];
+        let mut y = [0u8; 32];
+        x.copy_from_slice(a);
+        y.copy_from_slice(b);
+        (x, y).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (x, y) = <([u8; 32], [u8; 32])>::deserialize(d)?;
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&x);
+        sig[32..].copy_from_slice(&y);
+        Ok(Sig(sig))
+    }
 }
 
 /// A relayed WebRTC signal (SDP or ICE candidate), opaque to the protocol.
@@ -190,8 +231,12 @@ pub struct Signal<'a> {
 /// One protocol message, borrowing its byte strings from the received buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message<'a> {
-    /// Protocol version, commons and peer id.
+    /// Protocol version, commons, peer id, key, nonce and (once the peer's nonce is known) a
+    /// signature binding them to this connection.
     Hello(Hello),
+    /// A hello of another protocol version: only its version is read (the rest of its layout is
+    /// that version's business).
+    ForeignHello(u16),
     /// The sender closes the connection, with a reason code and free text.
     Close {
         /// Why.
@@ -308,13 +353,8 @@ impl<'a> Message<'a> {
     /// Encodes the message.
     pub fn encode(&self) -> Vec<u8> {
         match self {
-            Message::Hello(h) => {
-                let mut bytes = put(ty::HELLO, h);
-                if h.features != 0 {
-                    bytes = postcard::to_extend(&h.features, bytes).unwrap_or_default();
-                }
-                bytes
-            }
+            Message::Hello(h) => put(ty::HELLO, h),
+            Message::ForeignHello(version) => put(ty::HELLO, version),
             Message::Close { reason, detail } => {
                 let detail = truncate(detail, MAX_CLOSE_DETAIL);
                 put(
@@ -366,7 +406,7 @@ impl<'a> Message<'a> {
     pub fn decode(bytes: &'a [u8]) -> Result<Option<Self>, WireError> {
         let (&t, body) = bytes.split_first().ok_or(WireError::Empty)?;
         let msg = match t {
-            ty::HELLO => Message::Hello(hello(body)?),
+            ty::HELLO => hello(body)?,
             ty::CLOSE => {
                 let c: CloseBody = get(t, body)?;
                 Message::Close {
@@ -420,13 +460,15 @@ impl<'a> Message<'a> {
     }
 }
 
-/// A hello: the version 1 fields, then optional feature bits (absent in older peers' hellos,
-/// ignored if they do not parse: a later version may append other fields).
-fn hello(body: &[u8]) -> Result<Hello, WireError> {
-    let (mut h, rest): (Hello, _) =
+/// A hello: the version first; a hello of this version is read whole, another version's only
+/// as far as its version (so the session can refuse it naming both versions).
+fn hello<'a>(body: &[u8]) -> Result<Message<'a>, WireError> {
+    let (version, _): (u16, _) =
         postcard::take_from_bytes(body).map_err(|_| WireError::BadBody(ty::HELLO))?;
-    h.features = postcard::take_from_bytes::<u32>(rest).map_or(0, |(f, _)| f);
-    Ok(h)
+    if version != PROTOCOL_VERSION {
+        return Ok(Message::ForeignHello(version));
+    }
+    get(ty::HELLO, body).map(Message::Hello)
 }
 
 fn recon_body(recon: u32, round: u32, payload: Bytes<'_>) -> ReconBody<'_> {

@@ -5,9 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use peer_commons::change::ChangeId;
-use peer_commons::sync::frame::{Outbox, Priority};
-use peer_commons::sync::wire::{Bytes, Hello, Message, PROTOCOL_VERSION};
-use peer_commons::sync::{ConnId, PeerId};
+use peer_commons::sync::auth::{transcript, HelloFields};
+use peer_commons::sync::frame::{Outbox, Priority, Reassembler, ReassemblyLimits};
+use peer_commons::sync::wire::{features, Bytes, Hello, Message, Sig, PROTOCOL_VERSION};
+use peer_commons::sync::{ConnId, PeerId, SyncKeys};
 use rand::Rng;
 
 use super::world::{Slot, World};
@@ -26,6 +27,13 @@ pub enum Mode {
 
 pub struct Garbage {
     pub id: PeerId,
+    /// Its own key: a garbage peer authenticates as itself (the only key it can sign with).
+    keys: SyncKeys,
+    /// What it reads of the honest side (only hellos matter to it).
+    inboxes: BTreeMap<ConnId, Reassembler>,
+    /// Channels where it sent its signed hello: only there does its garbage get past the
+    /// handshake (anything before it would cost only the channel, never its key).
+    signed: BTreeSet<ConnId>,
     pub commons: ChangeId,
     pub mode: Mode,
     pub conns: BTreeSet<ConnId>,
@@ -36,9 +44,12 @@ pub struct Garbage {
 }
 
 impl Garbage {
-    pub fn new(id: PeerId, commons: ChangeId, mode: Mode) -> Self {
+    pub fn new(keys: SyncKeys, commons: ChangeId, mode: Mode) -> Self {
         Garbage {
-            id,
+            id: keys.peer(),
+            keys,
+            inboxes: BTreeMap::new(),
+            signed: BTreeSet::new(),
             commons,
             mode,
             conns: BTreeSet::new(),
@@ -81,7 +92,7 @@ impl World {
         let Slot::Garbage(g) = &self.slots[at] else {
             return;
         };
-        let (mode, id, commons) = (g.mode, g.id, g.commons);
+        let (mode, commons) = (g.mode, g.commons);
         let mut chunks = Vec::new();
         match mode {
             Mode::Noise => {
@@ -97,19 +108,19 @@ impl World {
                 };
                 let mut msgs = Vec::new();
                 if fresh {
-                    msgs.push(
-                        Message::Hello(Hello {
-                            version: PROTOCOL_VERSION,
-                            commons: commons.0,
-                            peer: id.0,
-                            ack: true,
-                            items: 0,
-                            features: 0,
-                        })
-                        .encode(),
-                    );
+                    // An unsigned hello: the signed one follows the honest side's nonce.
+                    let Slot::Garbage(g) = &self.slots[at] else {
+                        return;
+                    };
+                    msgs.push(Message::Hello(g.hello(commons, None)).encode());
                 }
-                if mode == Mode::Spam {
+                let signed = match &self.slots[at] {
+                    Slot::Garbage(g) => g.signed.contains(&conn),
+                    _ => false,
+                };
+                if !signed {
+                    // Nothing but the hello until the handshake is done.
+                } else if mode == Mode::Spam {
                     // 2,500 every 200 ms: over the 2,000 per second bound within a tick.
                     for _ in 0..2500 {
                         let ids: Vec<[u8; 32]> = vec![self.rng.gen()];
@@ -151,6 +162,76 @@ impl World {
         }
         if let Slot::Garbage(g) = &mut self.slots[at] {
             g.sent += chunks.len() as u64;
+        }
+        for c in chunks {
+            self.send_raw(conn, c);
+        }
+    }
+}
+
+impl Garbage {
+    /// Its hello; with the honest side's peer id and nonce, signed for this connection.
+    fn hello(&self, commons: ChangeId, to: Option<(PeerId, [u8; 32])>) -> Hello {
+        let (key, salt, nonce) = (self.keys.key().0, self.keys.salt(), [0x6a; 32]);
+        let proof = to.map(|(to, to_nonce)| {
+            Sig(self.keys.sign(&transcript(&HelloFields {
+                version: PROTOCOL_VERSION,
+                commons: &commons,
+                key: &key,
+                salt: &salt,
+                nonce: &nonce,
+                to: &to,
+                to_nonce: &to_nonce,
+                items: 0,
+                features: features::ALL,
+            })))
+        });
+        Hello {
+            version: PROTOCOL_VERSION,
+            commons: commons.0,
+            peer: self.id.0,
+            ack: proof.is_some(),
+            items: 0,
+            features: features::ALL,
+            nonce,
+            key,
+            salt,
+            proof,
+        }
+    }
+}
+
+impl World {
+    /// A chunk for a garbage peer: it answers each hello of the honest side with a signed one (so what
+    /// it sends next is blamed on its own key), and ignores everything else.
+    pub(super) fn garbage_receive(&mut self, at: usize, conn: ConnId, chunk: &[u8]) {
+        let Slot::Garbage(g) = &mut self.slots[at] else {
+            return;
+        };
+        if g.mode == Mode::Noise || !g.conns.contains(&conn) {
+            return;
+        }
+        let now = self.now;
+        let reasm = g
+            .inboxes
+            .entry(conn)
+            .or_insert_with(|| Reassembler::new(ReassemblyLimits::default()));
+        let Ok(Some(msg)) = reasm.push(now, chunk) else {
+            return;
+        };
+        let Ok(Some(Message::Hello(h))) = Message::decode(&msg) else {
+            return;
+        };
+        let hello = g.hello(g.commons, Some((PeerId(h.peer), h.nonce)));
+        g.signed.insert(conn);
+        let outbox = g
+            .outboxes
+            .entry(conn)
+            .or_insert_with(|| Outbox::new(16 * 1024));
+        outbox.push(Message::Hello(hello).encode(), Priority::Control);
+        let mut chunks = Vec::new();
+        while let Some(c) = outbox.next_chunk() {
+            chunks.push(c);
         }
         for c in chunks {
             self.send_raw(conn, c);

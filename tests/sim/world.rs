@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use peer_commons::change::{ChangeId, Charter, GovernanceParams};
 use peer_commons::commons::Commons;
 use peer_commons::identity::Identity;
-use peer_commons::sync::{ConnId, Node, NodeConfig, NodeEvent, NodeInput, NodeOutput, PeerId};
+use peer_commons::sync::{
+    ConnId, Node, NodeConfig, NodeEvent, NodeInput, NodeOutput, PeerId, SyncKeys,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -90,11 +92,16 @@ pub struct World {
     pub closes: BTreeMap<(PeerId, peer_commons::sync::CloseReason), usize>,
 }
 
-fn peer_id(index: usize, incarnation: u32) -> PeerId {
-    let mut b = [0u8; 16];
-    b[..4].copy_from_slice(&(index as u32).to_le_bytes());
-    b[4..8].copy_from_slice(&incarnation.to_le_bytes());
-    PeerId(b)
+/// Peer `index`'s sync keys in one incarnation (a tab): its identity, and per-tab random bytes
+/// (here derived, so runs repeat) that give the tab its peer id and nonces.
+pub fn sync_keys(index: usize, incarnation: u32) -> SyncKeys {
+    let mut h = blake3::Hasher::new();
+    h.update(&secret_of(index));
+    h.update(&incarnation.to_le_bytes());
+    SyncKeys::new(
+        Identity::from_secret(secret_of(index)),
+        *h.finalize().as_bytes(),
+    )
 }
 
 fn secret_of(index: usize) -> [u8; 32] {
@@ -137,8 +144,9 @@ impl World {
 
     fn add_honest_with(&mut self, replica: Commons, secret: [u8; 32], disk: Vec<Vec<u8>>) -> usize {
         let i = self.slots.len();
-        let id = peer_id(i, 0);
-        let node = Node::new(self.cfg.node.clone(), id, replica, self.now);
+        let keys = sync_keys(i, 0);
+        let id = keys.peer();
+        let node = Node::new(self.cfg.node.clone(), keys, replica, self.now);
         self.slots.push(Slot::Honest(Box::new(Honest {
             node,
             disk,
@@ -163,9 +171,10 @@ impl World {
     /// Adds a peer that sends garbage.
     pub fn add_garbage(&mut self, mode: super::garbage::Mode) -> usize {
         let i = self.slots.len();
-        let id = peer_id(i, 0);
+        let keys = sync_keys(i, 0);
+        let id = keys.peer();
         self.slots.push(Slot::Garbage(Box::new(Garbage::new(
-            id,
+            keys,
             self.commons,
             mode,
         ))));
@@ -301,7 +310,7 @@ impl World {
                     }
                 }
             }
-            NodeEvent::Banned { peer } => *self.bans.entry(peer).or_default() += 1,
+            NodeEvent::Banned { peer, .. } => *self.bans.entry(peer).or_default() += 1,
             _ => {}
         }
     }
@@ -378,7 +387,9 @@ impl World {
     fn dispatch(&mut self, ev: Ev) {
         match ev {
             Ev::Chunk { to, conn, bytes } => {
-                if self.net.by_conn.contains_key(&conn) {
+                if matches!(self.slots[to], Slot::Garbage(_)) {
+                    self.garbage_receive(to, conn, &bytes);
+                } else if self.net.by_conn.contains_key(&conn) {
                     self.input(
                         to,
                         NodeInput::Receive {

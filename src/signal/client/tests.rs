@@ -198,3 +198,63 @@ fn mesh_messages_carry_opaque_bytes_and_the_dialer_flag() {
     };
     assert_eq!(bad.mesh_payload(), None);
 }
+
+/// 1,024 forged 64 KiB publishes used to be stored in the dedup cache before they were
+/// authenticated (+128 MiB). Now oversize text is dropped unread, forgeries are not remembered,
+/// and what is remembered is a 32-byte digest.
+#[test]
+fn forged_and_oversize_publishes_leave_the_cache_empty() {
+    let mut a = SignalClient::new(room(), "a".into(), vec!["ws://r".into()]);
+    a.tick(0);
+    a.on_open(0, 0, [1; 24]);
+    drain(&mut a);
+    let other_room = RoomKey::for_commons(&ChangeId([6; 32]));
+    for n in 0..1024u32 {
+        let big = Signal {
+            from: format!("m{n}"),
+            to: None,
+            body: SignalBody::Offer {
+                sdp: "x".repeat(64 * 1024),
+            },
+        };
+        let oversize = RelayMessage::Publish {
+            topic: room().topic().into(),
+            data: room().seal([3; 24], &big.to_bytes()).into(),
+        };
+        a.on_text(0, 1, &oversize.to_json());
+        let small = Signal {
+            from: format!("m{n}"),
+            to: None,
+            body: SignalBody::Bye,
+        };
+        let forged = RelayMessage::Publish {
+            topic: room().topic().into(),
+            data: other_room.seal([4; 24], &small.to_bytes()).into(),
+        };
+        a.on_text(0, 1, &forged.to_json());
+    }
+    let out = drain(&mut a);
+    assert_eq!(out.len(), 2048);
+    assert!(out[..2].contains(&SignalOutput::Dropped(0, SignalError::TooLarge)));
+    assert!(out[..2].contains(&SignalOutput::Dropped(0, SignalError::Forged)));
+    assert_eq!(a.seen_len(), 0, "nothing unauthenticated is remembered");
+    // A genuine one is remembered once, as a digest.
+    let ok = RelayMessage::Publish {
+        topic: room().topic().into(),
+        data: room()
+            .seal(
+                [5; 24],
+                &Signal {
+                    from: "m".into(),
+                    to: None,
+                    body: SignalBody::Announce,
+                }
+                .to_bytes(),
+            )
+            .into(),
+    };
+    a.on_text(0, 1, &ok.to_json());
+    a.on_text(0, 1, &ok.to_json());
+    assert_eq!(drain(&mut a).len(), 1);
+    assert_eq!(a.seen_len(), 1);
+}

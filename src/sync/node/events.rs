@@ -2,6 +2,7 @@
 //! misbehaviour. Changes and gossip are in `gossip.rs`.
 
 use super::{ConnId, Node, NodeEvent};
+use crate::identity::AuthorId;
 use crate::sync::session::{Event, Offence};
 use crate::sync::{CloseReason, PeerId, Replica};
 
@@ -19,6 +20,10 @@ pub(super) mod points {
     pub const SPOOF: u64 = 50;
     /// Each hundred messages over the per-second bound.
     pub const FLOOD: u64 = 10;
+    /// A reconciliation query sent before our reply to the previous one left.
+    pub const QUERY_FLOOD: u64 = 10;
+    /// Requests that filled the bytes queued for the peer past the bound (the session closes).
+    pub const OVERLOAD: u64 = 50;
     /// Each change announced (or depended on) that it did not send when asked.
     pub const UNDELIVERED: u64 = 2;
     /// A presence record that is forged or broken, or too many in one message.
@@ -28,7 +33,7 @@ pub(super) mod points {
 impl<R: Replica> Node<R> {
     pub(super) fn on_session_event(&mut self, conn: ConnId, e: Event) {
         match e {
-            Event::Established { peer } => self.on_established(conn, peer),
+            Event::Established { peer, key } => self.on_established(conn, peer, key),
             Event::Changes { changes, pushed } => self.on_changes(conn, changes, pushed),
             Event::Have(ids) => self.on_have(conn, ids),
             Event::Graft(ids) => self.on_graft(conn, &ids),
@@ -49,6 +54,8 @@ impl<R: Replica> Node<R> {
                     Offence::UnknownMessage => points::UNKNOWN,
                     Offence::Unresponsive => points::UNRESPONSIVE,
                     Offence::Flood => points::FLOOD,
+                    Offence::QueryFlood => points::QUERY_FLOOD,
+                    Offence::Overload => points::OVERLOAD,
                 };
                 self.penalize(conn, pts);
             }
@@ -58,7 +65,7 @@ impl<R: Replica> Node<R> {
         }
     }
 
-    fn on_established(&mut self, conn: ConnId, peer: PeerId) {
+    fn on_established(&mut self, conn: ConnId, peer: PeerId, key: AuthorId) {
         let now = self.now;
         let Some(c) = self.conns.get(&conn) else {
             return;
@@ -71,7 +78,7 @@ impl<R: Replica> Node<R> {
                 "hello from an unexpected peer",
             );
         }
-        if self.book.is_banned(&peer, now) {
+        if self.book.is_banned(&peer, now) || self.book.is_key_banned(&key, now) {
             return self.close(conn, CloseReason::Misbehaving, "banned");
         }
         if let Some(other) = self.conn_of_except(&peer, conn) {
@@ -164,40 +171,41 @@ impl<R: Replica> Node<R> {
         }
     }
 
-    /// Adds misbehaviour points to the peer behind `conn`; past the bound, bans it.
+    /// Adds misbehaviour points to the key that authenticated `conn`; past the bound, bans it.
+    /// Before a hello authenticated anyone there is nobody to blame (a peer id claimed by a
+    /// signal is not evidence): only this connection goes.
     pub(super) fn penalize(&mut self, conn: ConnId, pts: u64) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        let Some(peer) = c.session.remote().or(c.expected) else {
-            // Nobody to blame yet: only this channel goes.
-            if pts >= points::MALFORMED {
-                self.close(conn, CloseReason::Misbehaving, "misbehaved before hello");
-            }
-            return;
+        let (Some(key), Some(peer)) = (c.session.remote_key(), c.session.remote()) else {
+            return self.close(conn, CloseReason::Misbehaving, "misbehaved before hello");
         };
-        let score = self.book.penalize(peer, pts, self.now);
+        let score = self.book.penalize(key, pts, self.now);
         if score >= self.cfg.score_bound {
-            self.ban(peer);
+            self.ban(key, peer);
         }
     }
 
-    fn ban(&mut self, peer: PeerId) {
-        self.book.ban(peer, self.now + self.cfg.ban_ms);
-        let conns: Vec<ConnId> = self
+    /// Bans a key: closes every connection that key authenticated, whatever peer id it used.
+    fn ban(&mut self, key: AuthorId, peer: PeerId) {
+        let conns: Vec<(ConnId, Option<PeerId>)> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.session.remote().or(c.expected) == Some(peer))
-            .map(|(id, _)| *id)
+            .filter(|(_, c)| c.session.remote_key() == Some(key))
+            .map(|(id, c)| (*id, c.session.remote()))
             .collect();
-        for conn in conns {
+        // Peer ids are derived from keys, so these ids are this key's alone: refuse them early.
+        let peers: Vec<PeerId> = conns.iter().filter_map(|(_, p)| *p).collect();
+        self.book.ban(key, &peers, self.now + self.cfg.ban_ms);
+        for (conn, _) in conns {
             self.close(
                 conn,
                 CloseReason::Misbehaving,
                 "misbehaviour score over the bound",
             );
         }
-        self.event(NodeEvent::Banned { peer });
+        self.event(NodeEvent::Banned { peer, key });
     }
 
     fn on_peers(&mut self, conn: ConnId, peers: Vec<PeerId>) {

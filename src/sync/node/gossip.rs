@@ -48,7 +48,14 @@ impl<R: Replica> Node<R> {
                 }
                 continue;
             }
-            match self.replica.insert(&bytes) {
+            // Changes only flow after an authenticated hello, so the sender has a key: what it
+            // makes this replica buffer is charged to that key.
+            let from = self
+                .conns
+                .get(&conn)
+                .and_then(|c| c.session.remote_key())
+                .map_or([0; 32], |k| k.0);
+            match self.replica.insert(&from, &bytes, self.now) {
                 Ok(outcome) => {
                     if let (Some(g), Some(origin)) = (grafted, self.replica.origin(&id)) {
                         self.set_lazy(g, origin, false);

@@ -47,6 +47,7 @@ impl<R: Replica> Node<R> {
             self.event(NodeEvent::CancelDial { peer });
         }
         self.book.tidy(now, MAX_SCORES);
+        self.replica.expire_pending(now);
         self.dial_more();
         if now >= self.next_rotate {
             self.next_rotate = now + self.cfg.rotate_ms;

@@ -37,7 +37,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::presence::PresenceConfig;
 use super::session::{Input, Local, Output, Session, SessionConfig, SessionStats};
-use super::{ChangeId, CloseReason, PeerId, Replica, SyncIndex, View};
+use super::{ChangeId, CloseReason, PeerId, Replica, SyncIndex, SyncKeys, View};
+use crate::identity::AuthorId;
 use missing::MissingSet;
 use peers::PeerBook;
 use presence::NodePresence;
@@ -255,8 +256,10 @@ pub enum NodeEvent {
     },
     /// A peer passed the misbehaviour bound and is banned for a while.
     Banned {
-        /// The peer.
+        /// The peer id of the connection whose misbehaviour passed the bound.
         peer: PeerId,
+        /// The key banned (every peer id of that key is refused while the ban lasts).
+        key: AuthorId,
     },
     /// Presence records arrived, were cleared or expired: read them with [`Node::presence`].
     Presence,
@@ -298,6 +301,9 @@ struct Conn {
 /// A gossip node. See the module documentation.
 pub struct Node<R: Replica> {
     cfg: NodeConfig,
+    keys: SyncKeys,
+    /// Connections opened so far: numbers each connection's nonce.
+    nonces: u64,
     me: PeerId,
     replica: R,
     index: SyncIndex,
@@ -317,8 +323,9 @@ pub struct Node<R: Replica> {
 }
 
 impl<R: Replica> Node<R> {
-    /// A node for `replica`, known to others as `me`.
-    pub fn new(cfg: NodeConfig, me: PeerId, replica: R, now: u64) -> Self {
+    /// A node for `replica`, authenticating with `keys` (its peer id is `keys.peer()`).
+    pub fn new(cfg: NodeConfig, keys: SyncKeys, replica: R, now: u64) -> Self {
+        let me = keys.peer();
         let index = SyncIndex::from_items(replica.sync_items());
         Node {
             presence: NodePresence::new(cfg.presence.clone()),
@@ -327,6 +334,8 @@ impl<R: Replica> Node<R> {
             next_rotate: now + cfg.rotate_ms,
             epoch: 0,
             cfg,
+            keys,
+            nonces: 0,
             me,
             replica,
             index,
@@ -397,9 +406,16 @@ impl<R: Replica> Node<R> {
         self.conns.values().any(|c| c.session.is_syncing())
     }
 
-    /// The current misbehaviour score of a peer.
-    pub fn score(&self, peer: &PeerId) -> u64 {
-        self.book.score(peer, self.now)
+    /// The current misbehaviour score of a key.
+    pub fn score(&self, key: &AuthorId) -> u64 {
+        self.book.score(key, self.now)
+    }
+
+    /// The authenticated key of an established neighbour.
+    pub fn key_of(&self, peer: &PeerId) -> Option<AuthorId> {
+        self.conn_of(peer)
+            .and_then(|c| self.conns.get(&c))
+            .and_then(|c| c.session.remote_key())
     }
 
     /// Feeds one input at time `now` (ms).
@@ -466,8 +482,10 @@ impl<R: Replica> Node<R> {
                 return;
             }
         }
+        self.nonces += 1;
         let local = Local {
-            peer: self.me,
+            keys: self.keys.clone(),
+            nonce: self.keys.nonce(self.nonces),
             commons: self.replica.commons_id(),
             items: self.index.len() as u64,
         };

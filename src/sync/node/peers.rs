@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::ConnId;
+use crate::identity::AuthorId;
 use crate::sync::PeerId;
 
 /// A peer we could connect to.
@@ -26,17 +27,24 @@ struct Score {
     at: u64,
 }
 
-/// Addresses, attempts, scores and bans. Every map is bounded.
+/// Addresses, attempts, scores and bans. Every map is bounded: `known` and `routes` by
+/// `max_known`, `dialing` and `inbound` by the node's `max_peers` (admission counts them), the
+/// score and ban tables by `tidy`'s bound. Scores and bans are per authenticated key, never per
+/// claimed peer id.
 pub(super) struct PeerBook {
     pub known: BTreeMap<PeerId, Known>,
     /// Peers we are dialing, with when the attempt expires.
     pub dialing: BTreeMap<PeerId, u64>,
     /// Peers dialing us that we agreed to answer, with when that expires.
     pub inbound: BTreeMap<PeerId, u64>,
-    /// Where a signal from a peer came from, so the answer can go back the same way.
-    pub routes: BTreeMap<PeerId, ConnId>,
-    scores: BTreeMap<PeerId, Score>,
-    banned: BTreeMap<PeerId, u64>,
+    /// Where a signal from a peer came from, so the answer can go back the same way. Only
+    /// signals the node accepted add a route; at most `max_known` are kept.
+    routes: BTreeMap<PeerId, ConnId>,
+    scores: BTreeMap<AuthorId, Score>,
+    banned: BTreeMap<AuthorId, u64>,
+    /// Peer ids seen on a banned key's authenticated connections (derived from that key, so
+    /// nobody else's), refused before any hello while the ban lasts.
+    banned_peers: BTreeMap<PeerId, u64>,
     max_known: usize,
 }
 
@@ -52,6 +60,7 @@ impl PeerBook {
             routes: BTreeMap::new(),
             scores: BTreeMap::new(),
             banned: BTreeMap::new(),
+            banned_peers: BTreeMap::new(),
             max_known: max_known.max(1),
         }
     }
@@ -94,6 +103,21 @@ impl PeerBook {
             .get(peer)
             .copied()
             .or_else(|| self.known.get(peer).and_then(|k| k.via))
+    }
+
+    /// Remembers that an accepted signal from `peer` came through `conn`. Bounded: past
+    /// `max_known` entries the route of the lowest peer id goes (it falls back to the relay).
+    pub fn add_route(&mut self, peer: PeerId, conn: ConnId) {
+        self.routes.insert(peer, conn);
+        while self.routes.len() > self.max_known {
+            self.routes.pop_first();
+        }
+    }
+
+    /// How many routes are kept (for tests of the bound).
+    #[cfg(test)]
+    pub fn route_count(&self) -> usize {
+        self.routes.len()
     }
 
     /// Forgets that signals for `peer` can go through `conn` (None: through any neighbour).
@@ -143,11 +167,11 @@ impl PeerBook {
         }
     }
 
-    /// Adds misbehaviour points; returns the score after decay.
-    pub fn penalize(&mut self, peer: PeerId, points: u64, now: u64) -> u64 {
+    /// Adds misbehaviour points to a key; returns the score after decay.
+    pub fn penalize(&mut self, key: AuthorId, points: u64, now: u64) -> u64 {
         let s = self
             .scores
-            .entry(peer)
+            .entry(key)
             .or_insert(Score { points: 0, at: now });
         let decayed = now.saturating_sub(s.at) / 1000 * DECAY_PER_SEC;
         s.points = s.points.saturating_sub(decayed) + points;
@@ -155,31 +179,46 @@ impl PeerBook {
         s.points
     }
 
-    /// The current score of a peer.
-    pub fn score(&self, peer: &PeerId, now: u64) -> u64 {
-        self.scores.get(peer).map_or(0, |s| {
+    /// The current score of a key.
+    pub fn score(&self, key: &AuthorId, now: u64) -> u64 {
+        self.scores.get(key).map_or(0, |s| {
             s.points
                 .saturating_sub(now.saturating_sub(s.at) / 1000 * DECAY_PER_SEC)
         })
     }
 
-    /// Bans a peer until `until`.
-    pub fn ban(&mut self, peer: PeerId, until: u64) {
-        self.banned.insert(peer, until);
-        self.known.remove(&peer);
-        self.dialing.remove(&peer);
-        self.inbound.remove(&peer);
-        self.scores.remove(&peer);
+    /// Bans a key until `until`, and the peer ids it authenticated with.
+    pub fn ban(&mut self, key: AuthorId, peers: &[PeerId], until: u64) {
+        self.banned.insert(key, until);
+        self.scores.remove(&key);
+        for peer in peers {
+            self.banned_peers.insert(*peer, until);
+            self.known.remove(peer);
+            self.dialing.remove(peer);
+            self.inbound.remove(peer);
+            self.routes.remove(peer);
+        }
     }
 
-    /// Whether a peer is banned now.
+    /// Whether a peer id belongs to a banned key (as far as its connections showed).
     pub fn is_banned(&self, peer: &PeerId, now: u64) -> bool {
-        self.banned.get(peer).is_some_and(|until| now < *until)
+        self.banned_peers
+            .get(peer)
+            .is_some_and(|until| now < *until)
+    }
+
+    /// Whether a key is banned now.
+    pub fn is_key_banned(&self, key: &AuthorId, now: u64) -> bool {
+        self.banned.get(key).is_some_and(|until| now < *until)
     }
 
     /// Drops expired bans, decayed scores, and bounds the score table.
     pub fn tidy(&mut self, now: u64, max_scores: usize) {
         self.banned.retain(|_, until| now < *until);
+        self.banned_peers.retain(|_, until| now < *until);
+        while self.banned_peers.len() > max_scores {
+            self.banned_peers.pop_first();
+        }
         self.scores
             .retain(|_, s| s.points > now.saturating_sub(s.at) / 1000 * DECAY_PER_SEC);
         while self.scores.len() > max_scores {
@@ -220,6 +259,11 @@ impl PeerBook {
             self.unroute(p, None);
         }
         self.inbound.retain(|_, until| now < *until);
+        // A route only serves answers to a dial in progress or an address we keep.
+        let (dialing, inbound, known) = (&self.dialing, &self.inbound, &self.known);
+        self.routes.retain(|p, _| {
+            dialing.contains_key(p) || inbound.contains_key(p) || known.contains_key(p)
+        });
         gone
     }
 
@@ -280,17 +324,40 @@ mod tests {
         PeerId([n; 16])
     }
 
+    fn k(n: u8) -> AuthorId {
+        AuthorId([n; 32])
+    }
+
     #[test]
     fn scores_decay_and_bans_expire() {
         let mut b = PeerBook::new(10);
-        assert_eq!(b.penalize(p(1), 50, 0), 50);
-        assert_eq!(b.score(&p(1), 10_000), 40);
-        assert_eq!(b.penalize(p(1), 50, 10_000), 90);
-        b.ban(p(1), 20_000);
+        assert_eq!(b.penalize(k(1), 50, 0), 50);
+        assert_eq!(b.score(&k(1), 10_000), 40);
+        assert_eq!(b.penalize(k(1), 50, 10_000), 90);
+        b.ban(k(1), &[p(1)], 20_000);
+        assert!(b.is_key_banned(&k(1), 19_999));
         assert!(b.is_banned(&p(1), 19_999));
+        assert!(!b.is_key_banned(&k(1), 20_000));
         assert!(!b.is_banned(&p(1), 20_000));
+        assert!(
+            !b.is_banned(&p(2), 0),
+            "only the key's own peer ids are refused"
+        );
         b.learn(p(1), None, 5);
         assert!(!b.known.contains_key(&p(1)), "a banned peer is not learnt");
+    }
+
+    #[test]
+    fn routes_are_bounded() {
+        let mut b = PeerBook::new(5);
+        for n in 0..50 {
+            b.add_route(p(n), ConnId(1));
+        }
+        assert_eq!(b.route_count(), 5);
+        assert_eq!(b.route(&p(49)), Some(ConnId(1)));
+        // Routes of peers neither dialed, answered nor known go at the next expiry pass.
+        b.expired_dials(0);
+        assert_eq!(b.route_count(), 0);
     }
 
     #[test]
@@ -332,7 +399,7 @@ mod tests {
         );
         // A dial nobody answered forgets every route to the peer.
         b.learn(p(6), Some(ConnId(3)), 0);
-        b.routes.insert(p(6), ConnId(4));
+        b.add_route(p(6), ConnId(4));
         b.dialing.insert(p(6), 100);
         assert_eq!(b.expired_dials(100), vec![p(6)]);
         assert_eq!(b.route(&p(6)), None);

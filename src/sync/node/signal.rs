@@ -115,9 +115,6 @@ impl<R: Replica> Node<R> {
         if from == self.me || self.book.is_banned(&from, now) {
             return;
         }
-        if let Some(v) = via {
-            self.book.routes.insert(from, v);
-        }
         if dialer {
             if self.book.dialing.contains_key(&from) {
                 // Both sides dialed: the lower id stays the dialer, the other answers.
@@ -141,6 +138,10 @@ impl<R: Replica> Node<R> {
             }
         } else if !self.book.dialing.contains_key(&from) {
             return; // an answer to an attempt we no longer make
+        }
+        // Only an accepted signal earns a route (a neighbour cannot fill the table with claims).
+        if let Some(v) = via {
+            self.book.add_route(from, v);
         }
         self.event(NodeEvent::Signal {
             from,

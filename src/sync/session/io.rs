@@ -1,5 +1,6 @@
 //! The session's input handling, message dispatch, timers and output.
 
+use super::super::auth::{verify, AuthError, HelloFields};
 use super::super::wire::{to_change_ids, to_peer_ids, Bytes, CloseReason, Hello, Message};
 use super::super::PROTOCOL_VERSION;
 use super::recon::{respond, Active, Limits, Step};
@@ -126,6 +127,7 @@ impl Session {
         };
         match msg {
             Message::Hello(h) => return self.on_hello(h),
+            Message::ForeignHello(version) => return self.on_foreign_hello(version),
             Message::Close { reason, detail } => {
                 self.outbox.clear();
                 self.out.clear();
@@ -154,17 +156,7 @@ impl Session {
                 recon,
                 round,
                 payload,
-            } => match respond(view.index, payload.0, self.cfg.recon_frame) {
-                Ok(reply) => self.send(
-                    &Message::Reply {
-                        recon,
-                        round,
-                        payload: Bytes(&reply),
-                    },
-                    Priority::Control,
-                ),
-                Err(e) => self.fail(CloseReason::Malformed, format!("reconciliation: {e}")),
-            },
+            } => self.on_query(recon, round, payload.0, view),
             Message::Reply {
                 recon,
                 round,
@@ -217,18 +209,52 @@ impl Session {
                 from: PeerId(from),
                 to: PeerId(to),
             }),
-            Message::Pong(_) | Message::Hello(_) | Message::Close { .. } => {}
+            Message::Pong(_)
+            | Message::Hello(_)
+            | Message::ForeignHello(_)
+            | Message::Close { .. } => {}
         }
     }
 
-    fn on_hello(&mut self, h: Hello) {
-        if h.version != PROTOCOL_VERSION {
-            let detail = format!(
-                "peer speaks sync protocol {}, this peer speaks {PROTOCOL_VERSION}",
-                h.version
-            );
-            return self.close(CloseReason::VersionMismatch, &detail);
+    /// Answers a reconciliation query, at most one at a time: a ~14-byte query can ask for a
+    /// 64 KiB reply, so a query that arrives while our previous reply has not left is dropped
+    /// and counted against the peer (an honest leader waits for each reply).
+    fn on_query(&mut self, recon: u32, round: u32, payload: &[u8], view: View<'_>) {
+        if self.stats.bytes_sent < self.reply_mark {
+            // A retransmission of the query being answered is the leader's timer, not a flood.
+            if self.last_query != Some((recon, round)) {
+                self.events.push_back(Event::Offence(Offence::QueryFlood));
+            }
+            return;
         }
+        self.last_query = Some((recon, round));
+        match respond(view.index, payload, self.cfg.recon_frame) {
+            Ok(reply) => {
+                self.send(
+                    &Message::Reply {
+                        recon,
+                        round,
+                        payload: Bytes(&reply),
+                    },
+                    Priority::Control,
+                );
+                let queued = (self.outbox.queued_bytes() + self.in_flight) as u64;
+                self.reply_mark = self.stats.bytes_sent + queued.min(reply.len() as u64);
+            }
+            Err(e) => self.fail(CloseReason::Malformed, format!("reconciliation: {e}")),
+        }
+    }
+
+    fn on_foreign_hello(&mut self, version: u16) {
+        let detail = format!(
+            "peer speaks sync protocol {version}, this peer speaks {PROTOCOL_VERSION}: update the older one"
+        );
+        self.close(CloseReason::VersionMismatch, &detail);
+    }
+
+    /// A hello: records the peer's nonce and answers with our proof; establishes the session
+    /// once the peer's own proof verifies for this connection.
+    fn on_hello(&mut self, h: Hello) {
         if h.commons != self.commons.0 {
             let detail = format!(
                 "peer replicates commons {}, this peer {}",
@@ -237,33 +263,75 @@ impl Session {
             );
             return self.close(CloseReason::CommonsMismatch, &detail);
         }
-        let peer = PeerId(h.peer);
+        let key = AuthorId(h.key);
+        let peer = PeerId::derive(&key, &h.salt);
+        if peer.0 != h.peer {
+            return self.refuse_auth(AuthError::PeerIdNotDerived);
+        }
         if peer == self.me {
             return self.close(CloseReason::Duplicate, "connected to itself");
         }
-        if self.remote.is_some_and(|r| r != peer) {
-            return self.fail(CloseReason::Malformed, "hello changed peer id".into());
-        }
-        if h.ack {
-            self.hello.they_have_ours = true;
+        match self.hello.their_nonce {
+            // One connection, one nonce and one key: a hello that changes them is not the peer's.
+            Some(n) if n != h.nonce || self.claimed != Some(peer) => {
+                return self.refuse_auth(AuthError::Changed);
+            }
+            Some(_) => {}
+            None => {
+                self.hello.their_nonce = Some(h.nonce);
+                self.claimed = Some(peer);
+            }
         }
         if !self.hello.got_theirs {
-            self.hello.got_theirs = true;
-            self.remote = Some(peer);
-            self.remote_features = h.features;
-            self.leads = if h.items == self.items {
-                self.dialer
-            } else {
-                self.items > h.items
+            let Some(sig) = h.proof else {
+                // The peer lacks our nonce: our proof goes out at once.
+                self.hello.attempt = 0;
+                return self.send_hello();
             };
-            self.state = State::Open;
-            self.events.push_back(Event::Established { peer });
-            self.on_established();
+            let fields = HelloFields {
+                version: h.version,
+                commons: &self.commons,
+                key: &h.key,
+                salt: &h.salt,
+                nonce: &h.nonce,
+                to: &self.me,
+                to_nonce: &self.hello.nonce,
+                items: h.items,
+                features: h.features,
+            };
+            if let Err(e) = verify(&fields, &sig.0) {
+                return self.refuse_auth(e);
+            }
+            self.establish(peer, key, &h);
         }
         if !h.ack {
             self.hello.attempt = 0;
             self.send_hello();
         }
+    }
+
+    fn establish(&mut self, peer: PeerId, key: AuthorId, h: &Hello) {
+        self.hello.got_theirs = true;
+        self.remote = Some(peer);
+        self.remote_key = Some(key);
+        self.remote_features = h.features;
+        self.leads = if h.items == self.items {
+            self.dialer
+        } else {
+            self.items > h.items
+        };
+        self.state = State::Open;
+        self.events.push_back(Event::Established { peer, key });
+        self.on_established();
+    }
+
+    /// A hello that does not authenticate: the connection closes. Before a hello authenticated
+    /// anyone, there is nobody to blame: the node only drops this connection.
+    fn refuse_auth(&mut self, e: AuthError) {
+        let detail = e.to_string();
+        self.events
+            .push_back(Event::Offence(Offence::Malformed(detail.clone())));
+        self.close(CloseReason::Unauthenticated, &detail);
     }
 
     fn on_established(&mut self) {

@@ -20,17 +20,21 @@ mod transfer;
 
 use std::collections::VecDeque;
 
+use super::auth::{transcript, HelloFields, SyncKeys};
 use super::frame::{FrameError, Outbox, Priority, Reassembler, ReassemblyLimits};
 use super::wire::{self, Bytes, CloseReason, Hello, Message, PROTOCOL_VERSION};
 use super::{change_id, ChangeId, PeerId, View};
+use crate::identity::AuthorId;
 use recon::Active;
 use transfer::{Outgoing, Wants};
 
 /// Who this side is, for the hello.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Local {
-    /// Our peer id.
-    pub peer: PeerId,
+    /// Our key, peer-id salt and nonce secret (our peer id is derived from them).
+    pub keys: SyncKeys,
+    /// This connection's fresh nonce ([`SyncKeys::nonce`] of a connection counter).
+    pub nonce: [u8; 32],
     /// The commons we replicate.
     pub commons: ChangeId,
     /// How many changes we hold (the side that holds more leads reconciliation).
@@ -78,6 +82,10 @@ pub struct SessionConfig {
     pub max_messages_per_sec: u32,
     /// Feature bits announced in the hello ([`wire::features`]).
     pub features: u32,
+    /// Most bytes queued for the peer and not yet handed to the shell. Replies to the peer's
+    /// requests count; bulk transfers are read one message at a time, so they stay far below.
+    /// A peer whose requests pass it is penalised and closed.
+    pub max_outbox: usize,
 }
 
 impl Default for SessionConfig {
@@ -101,6 +109,7 @@ impl Default for SessionConfig {
             max_retries: 6,
             max_messages_per_sec: 2_000,
             features: wire::features::ALL,
+            max_outbox: 2 << 20,
         }
     }
 }
@@ -138,15 +147,24 @@ pub enum Offence {
     Unresponsive,
     /// It sent more messages per second than the bound (reported once per 100 dropped).
     Flood,
+    /// It sent a reconciliation query while our reply to its previous one had not left yet
+    /// (at most one outstanding query per session); the query is dropped.
+    QueryFlood,
+    /// Its requests made the bytes queued for it pass [`SessionConfig::max_outbox`]: the
+    /// session closes.
+    Overload,
 }
 
 /// What happened on a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Hellos were exchanged: the peer speaks our version about our commons.
+    /// Hellos were exchanged: the peer speaks our version about our commons, and proved that it
+    /// holds `key` on this very connection.
     Established {
-        /// The peer's id.
+        /// The peer's id (derived from its key).
         peer: PeerId,
+        /// The peer's authenticated key: scores and bans attach to it.
+        key: AuthorId,
     },
     /// Changes arrived; the node inserts them into the replica.
     Changes {
@@ -230,6 +248,10 @@ enum State {
 
 /// The handshake's progress.
 struct HelloState {
+    /// Our nonce for this connection.
+    nonce: [u8; 32],
+    /// The peer's nonce, from its first hello.
+    their_nonce: Option<[u8; 32]>,
     got_theirs: bool,
     they_have_ours: bool,
     next_send: u64,
@@ -255,6 +277,7 @@ struct ReconState {
 /// One connection's sync protocol. See the module documentation.
 pub struct Session {
     cfg: SessionConfig,
+    keys: SyncKeys,
     me: PeerId,
     commons: ChangeId,
     items: u64,
@@ -264,6 +287,10 @@ pub struct Session {
     now: u64,
     state: State,
     remote: Option<PeerId>,
+    /// The peer id the peer's first hello claims (derived from its key, not yet proven).
+    claimed: Option<PeerId>,
+    /// The peer's key, once its hello authenticated it.
+    remote_key: Option<AuthorId>,
     /// The feature bits of the peer's hello.
     remote_features: u32,
     hello: HelloState,
@@ -280,6 +307,11 @@ pub struct Session {
     stats: SessionStats,
     /// Messages received in the current one-second window: (window start, count).
     rate: (u64, u32),
+    /// `bytes_sent` at which our last reconciliation reply will have left: until then another
+    /// query from the peer is one too many.
+    reply_mark: u64,
+    /// The (reconciliation, round) of the last query answered.
+    last_query: Option<(u32, u32)>,
 }
 
 mod io;
@@ -289,14 +321,18 @@ impl Session {
     /// the connection (it leads reconciliation when both hold as many changes).
     pub fn new(cfg: SessionConfig, local: Local, dialer: bool, now: u64) -> Self {
         let Local {
-            peer: me,
+            keys,
+            nonce,
             commons,
             items,
         } = local;
+        let me = keys.peer();
         let outbox = Outbox::new(cfg.chunk_size);
         let reasm = Reassembler::new(cfg.reassembly);
         let mut s = Session {
             hello: HelloState {
+                nonce,
+                their_nonce: None,
                 got_theirs: false,
                 they_have_ours: false,
                 next_send: now,
@@ -304,6 +340,7 @@ impl Session {
                 deadline: now + cfg.handshake_timeout_ms,
             },
             cfg,
+            keys,
             me,
             commons,
             items,
@@ -312,6 +349,8 @@ impl Session {
             now,
             state: State::Handshake,
             remote: None,
+            claimed: None,
+            remote_key: None,
             remote_features: 0,
             outbox,
             reasm,
@@ -330,14 +369,22 @@ impl Session {
             next_ping: u64::MAX,
             stats: SessionStats::default(),
             rate: (now, 0),
+            reply_mark: 0,
+            last_query: None,
         };
         s.send_hello();
         s
     }
 
-    /// The peer's id, once its hello arrived.
+    /// The peer's id, once its hello authenticated it.
     pub fn remote(&self) -> Option<PeerId> {
         self.remote
+    }
+
+    /// The peer's key, once its hello authenticated it (never before: a claimed id is not
+    /// evidence of anything).
+    pub fn remote_key(&self) -> Option<AuthorId> {
+        self.remote_key
     }
 
     /// True on the side that started the connection.
@@ -494,21 +541,56 @@ impl Session {
 
     fn send(&mut self, msg: &Message<'_>, priority: Priority) {
         self.outbox.push(msg.encode(), priority);
+        if self.outbox.queued_bytes() > self.cfg.max_outbox && self.state == State::Open {
+            // Only the peer's requests grow the outbox this far (our own sends are paced).
+            self.events.push_back(Event::Offence(Offence::Overload));
+            let detail = format!(
+                "more than {} bytes queued for the peer",
+                self.cfg.max_outbox
+            );
+            self.close(CloseReason::Misbehaving, &detail);
+        }
     }
 
     fn send_hello(&mut self) {
+        let proof = self.hello.their_nonce.and_then(|n| self.proof(&n));
         let hello = Hello {
             version: PROTOCOL_VERSION,
             commons: self.commons.0,
             peer: self.me.0,
-            ack: self.hello.got_theirs,
+            ack: proof.is_some(),
             items: self.items,
             features: self.cfg.features,
+            nonce: self.hello.nonce,
+            key: self.keys.key().0,
+            salt: self.keys.salt(),
+            proof,
         };
         self.send(&Message::Hello(hello), Priority::Control);
         let rto = self.backoff(self.hello.attempt);
         self.hello.attempt += 1;
         self.hello.next_send = self.now + rto;
+    }
+
+    /// Our signature over this connection's transcript, given the peer's nonce. The peer's id
+    /// is the one its hello proved, or (before that) the one that hello claims: a signature
+    /// addressed to an id that turns out false authenticates nothing anywhere else.
+    fn proof(&self, their_nonce: &[u8; 32]) -> Option<wire::Sig> {
+        let to = self.remote.or(self.claimed)?;
+        let key = self.keys.key().0;
+        let salt = self.keys.salt();
+        let t = transcript(&HelloFields {
+            version: PROTOCOL_VERSION,
+            commons: &self.commons,
+            key: &key,
+            salt: &salt,
+            nonce: &self.hello.nonce,
+            to: &to,
+            to_nonce: their_nonce,
+            items: self.items,
+            features: self.cfg.features,
+        });
+        Some(wire::Sig(self.keys.sign(&t)))
     }
 
     fn rto(&self) -> u64 {

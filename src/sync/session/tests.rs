@@ -42,6 +42,14 @@ impl Store {
     }
 }
 
+fn keys(me: u8) -> SyncKeys {
+    SyncKeys::new(crate::identity::Identity::from_secret([me; 32]), [me; 32])
+}
+
+fn pid(me: u8) -> PeerId {
+    keys(me).peer()
+}
+
 struct Side {
     s: Session,
     store: Store,
@@ -49,11 +57,17 @@ struct Side {
 }
 
 fn side(me: u8, commons: u8, dialer: bool, cfg: SessionConfig) -> Side {
+    side_nonce(me, commons, dialer, cfg, [me; 32])
+}
+
+/// A side with a chosen connection nonce (a second connection of the same peer).
+fn side_nonce(me: u8, commons: u8, dialer: bool, cfg: SessionConfig, nonce: [u8; 32]) -> Side {
     Side {
         s: Session::new(
             cfg,
             Local {
-                peer: PeerId([me; 16]),
+                keys: keys(me),
+                nonce,
                 commons: ChangeId([commons; 32]),
                 items: 0,
             },
@@ -122,8 +136,9 @@ fn handshake_establishes_both_sides() {
     let mut now = 0;
     run(&mut a, &mut b, &mut now, |_| false);
     assert!(a.s.is_established() && b.s.is_established());
-    assert_eq!(a.s.remote(), Some(PeerId([2; 16])));
-    assert_eq!(b.s.remote(), Some(PeerId([1; 16])));
+    assert_eq!(a.s.remote(), Some(pid(2)));
+    assert_eq!(b.s.remote(), Some(pid(1)));
+    assert_eq!(a.s.remote_key(), Some(keys(2).key()));
     assert!(a.events.contains(&Event::Synced {
         sent: 0,
         received: 0
@@ -317,3 +332,6 @@ fn message_floods_are_dropped_and_reported() {
     assert_eq!(floods, 3, "one report per hundred dropped");
     assert!(b.s.is_established());
 }
+
+mod auth;
+mod flood;

@@ -25,7 +25,6 @@ use crate::identity::Identity;
 use crate::store::idb::IdbStore;
 use crate::store::persist::{open_replica, save, Persistence};
 use crate::store::{JoinedCommons, Store};
-use crate::sync::PeerId;
 use crate::web::runtime::events::to_js;
 use crate::web::runtime::{self, call, enter, js, post, Runtime, Shared, Waiter};
 use options::Options;
@@ -381,8 +380,14 @@ impl WebCommons {
         store: Rc<dyn Store>,
         options: Options,
     ) -> Result<WebCommons, JsError> {
-        let me = PeerId(js::random::<16>()?);
-        let shared = Runtime::start(commons, p, store, me, options.config());
+        // The sync connection authenticates with the writer's key (a reader without one gets a
+        // key of its own for this tab); fresh random bytes give this tab its peer id and nonces.
+        let identity = match commons.local_identity() {
+            Some(identity) => identity.clone(),
+            None => crate::identity::Identity::from_secret(js::random::<32>()?),
+        };
+        let keys = crate::sync::SyncKeys::new(identity, js::random::<32>()?);
+        let shared = Runtime::start(commons, p, store, keys, options.config());
         let web = WebCommons {
             shared,
             storage_notice: None,

@@ -109,9 +109,10 @@ impl Runtime {
         commons: Commons,
         persistence: Persistence,
         store: Rc<dyn Store>,
-        me: PeerId,
+        keys: crate::sync::SyncKeys,
         config: Config,
     ) -> Shared {
+        let me = keys.peer();
         let id = commons.id();
         let now = now_ms();
         let max_peers = config.max_peers.max(1);
@@ -122,7 +123,7 @@ impl Runtime {
             ..NodeConfig::default()
         };
         let node_presence = node_config.presence.clone();
-        let node = Node::new(node_config, me, commons, now);
+        let node = Node::new(node_config, keys, commons, now);
         let shared = Rc::new_cyclic(|weak: &Weak<RefCell<Runtime>>| {
             RefCell::new(Runtime {
                 id,

@@ -50,7 +50,7 @@ impl Runtime {
                 self.counters.rejected_changes += 1;
                 js::warn(&format!("refused a change from a peer: {detail}"));
             }
-            NodeEvent::Banned { peer } => {
+            NodeEvent::Banned { peer, .. } => {
                 self.counters.banned_peers += 1;
                 js::warn(&format!(
                     "peer {} misbehaved and is ignored for a while",

@@ -118,8 +118,9 @@ impl World {
         for b in &disk {
             let _ = replica.insert(b);
         }
-        let id = peer_id(i, incarnation);
-        let node = Node::new(self.cfg.node.clone(), id, replica, self.now);
+        let keys = sync_keys(i, incarnation);
+        let id = keys.peer();
+        let node = Node::new(self.cfg.node.clone(), keys, replica, self.now);
         self.slots[i] = Slot::Honest(Box::new(Honest {
             node,
             disk,
