@@ -19,6 +19,15 @@
 //! re-derives its state from the graph in causal order ([`Recorded::reorder`]). Honest histories
 //! never overlap, so this costs nothing there.
 //!
+//! Integrating in that order is not enough once a claim is voided: changes written on top of the
+//! voided change's text cite its items as neighbours, and on every replica those ids hold the
+//! winner's items instead, so such a change's neighbours may be out of order and where yrs puts
+//! its text depends on what else was integrated before it. A document that holds a voided change
+//! is therefore *strict*: from then on its text is integrated in causal order only, and a change
+//! arriving before (in that order) one already integrated in it re-derives the state. Honest
+//! documents never become strict; in a strict one each out-of-order arrival costs one replay
+//! (docs/PROTOCOL.md, "Bounds").
+//!
 //! Carried history (a fork's carry ops) holds other authors' updates: its claims take part in the
 //! order (so a replica integrates the same items whatever the arrival order), but a carry change
 //! is never voided or flagged for them: the carried changes were signed for another commons.
@@ -64,6 +73,10 @@ pub(crate) struct IdClaims {
     /// The longest range ever claimed under a key: how far back an overlapping range may start.
     longest: HashMap<Key, u32>,
     voided: HashMap<ChangeId, AuthorId>,
+    /// The latest claim recorded in each document.
+    latest: HashMap<ObjectId, Stamp>,
+    /// Documents holding a voided change: their text is integrated in causal order only.
+    strict: BTreeSet<ObjectId>,
     equivocators: BTreeMap<AuthorId, BTreeSet<ChangeId>>,
 }
 
@@ -78,7 +91,14 @@ impl IdClaims {
             .any(|op| matches!(op, Op::CarryDocument(_)));
         let author = change.body.author;
         let mut out = Recorded::default();
-        for (key, range) in claims_of(change) {
+        let claims = claims_of(change);
+        for ((doc, _), _) in &claims {
+            // In a strict document, arriving before a change already integrated re-derives.
+            let latest = self.latest.entry(*doc).or_insert(stamp);
+            out.reorder |= self.strict.contains(doc) && stamp < *latest;
+            *latest = (*latest).max(stamp);
+        }
+        for (key, range) in claims.iter().cloned() {
             out.clients |= client != 0 && key.1 == client;
             for (_, other, entry) in self.overlapping(&key, &range, stamp) {
                 if other < stamp {
@@ -87,6 +107,7 @@ impl IdClaims {
                     out.reorder = true;
                     if entry.voidable {
                         self.void(other.1, entry.author);
+                        self.strict.insert(key.0);
                     }
                 }
             }
@@ -104,6 +125,10 @@ impl IdClaims {
         }
         if out.voided && voidable {
             self.void(change.id, author);
+            for ((doc, _), _) in &claims {
+                // A document becoming strict is integrated again, in causal order from the start.
+                out.reorder |= self.strict.insert(*doc);
+            }
         }
         out
     }
