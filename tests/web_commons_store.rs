@@ -63,7 +63,9 @@ async fn changes_are_stored_in_order_and_reopen_to_the_same_state() {
         "storage order is the order of writing"
     );
 
-    let (again, p2) = open_replica(&store, c.id(), None, 1000).await.unwrap();
+    let reopened = open_replica(&store, c.id(), None, 1000).await.unwrap();
+    assert!(reopened.damaged.is_empty(), "nothing was damaged");
+    let (again, p2) = (reopened.commons, reopened.persistence);
     assert_eq!(again.state_hash(), c.state_hash());
     assert_eq!(again.text(&doc), c.text(&doc));
     assert_eq!(p2.stored(), 22);
@@ -91,7 +93,9 @@ async fn snapshots_are_written_and_used() {
         .expect("snapshots every 4");
     assert_eq!(snap.covered, 8);
 
-    let (again, p2) = open_replica(&store, c.id(), None, 4).await.unwrap();
+    let reopened = open_replica(&store, c.id(), None, 4).await.unwrap();
+    assert!(reopened.damaged.is_empty(), "nothing was damaged");
+    let (again, p2) = (reopened.commons, reopened.persistence);
     assert_eq!(again.state_hash(), c.state_hash());
     assert_eq!(again.text(&doc).unwrap(), "xyyyyyyy");
     assert_eq!(p2.covered(), 8);
@@ -102,7 +106,9 @@ async fn snapshots_are_written_and_used() {
         bytes: vec![0xff; 3],
     };
     store.put_snapshot(c.id(), damaged).await.unwrap();
-    let (again, p3) = open_replica(&store, c.id(), None, 4).await.unwrap();
+    let reopened = open_replica(&store, c.id(), None, 4).await.unwrap();
+    assert!(reopened.damaged.is_empty(), "nothing was damaged");
+    let (again, p3) = (reopened.commons, reopened.persistence);
     assert_eq!(again.text(&doc).unwrap(), "xyyyyyyy");
     assert_eq!(p3.covered(), 0);
 }
