@@ -201,6 +201,22 @@ async fn a_full_storage_rejects_the_write_with_a_clear_message_and_retries() {
     // The local replica still shows the text, and a later write retries (and fails again).
     assert_eq!(c.document_text(doc).unwrap(), "small");
     assert!(JsFuture::from(c.flush().unwrap()).await.is_err());
+
+    // Space is freed; nobody writes again: the timer's retry (with backoff) stores the batch.
+    store.set_quota(None);
+    let unsaved = || {
+        let progress = c.sync_progress();
+        js_sys::Reflect::get(&progress, &"unsaved".into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(-1.0)
+    };
+    until("the failed batch to be stored by the retry timer", || {
+        unsaved() == 0.0
+    })
+    .await;
+    let id = peer_commons::change::ChangeId::from_hex(&c.id()).unwrap();
+    assert_eq!(store.load(id).await.unwrap().changes.len(), 3);
 }
 
 #[wasm_bindgen_test]

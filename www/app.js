@@ -3,7 +3,7 @@
 // start-up is shown in plain words: never a blank page.
 import { loadPkg, wrap } from './js/api.js';
 import { loadConfig } from './js/config.js';
-import { h, fill, byId, status, showError, clearError, plainError } from './js/dom.js';
+import { h, fill, byId, status, showError, clearError, plainError, watchForCrash } from './js/dom.js';
 import { displayName, remember, idFromLink, joined } from './js/local.js';
 import { renderStart } from './js/start.js';
 import { mountProduce } from './js/produce.js';
@@ -19,6 +19,7 @@ const app = { pkg: null, identity: null, config: null, commons: null, tab: 'prod
 const view = byId('view');
 
 async function start() {
+  watchForCrash();
   registerOffline(); // in parallel: the app works online whatever the worker does
   app.pkg = await loadPkg();
   byId('version').textContent = app.pkg.version();

@@ -32,7 +32,7 @@ impl Data {
 #[derive(Default)]
 pub struct MemoryStore {
     data: RefCell<Data>,
-    quota: Option<usize>,
+    quota: std::cell::Cell<Option<usize>>,
     writes: RefCell<u64>,
 }
 
@@ -45,9 +45,14 @@ impl MemoryStore {
     /// An empty store that refuses writes once changes and snapshots would exceed `bytes`.
     pub fn with_quota(bytes: usize) -> Self {
         MemoryStore {
-            quota: Some(bytes),
+            quota: std::cell::Cell::new(Some(bytes)),
             ..Self::default()
         }
+    }
+
+    /// Changes the quota (`None`: unlimited), as a person freeing space would.
+    pub fn set_quota(&self, bytes: Option<usize>) {
+        self.quota.set(bytes);
     }
 
     /// How many write transactions committed (tests check batching with it).
@@ -71,7 +76,7 @@ impl MemoryStore {
     }
 
     fn check_quota(&self, extra: usize) -> Result<(), StoreError> {
-        match self.quota {
+        match self.quota.get() {
             Some(q) if self.data.borrow().used() + extra > q => Err(StoreError::QuotaExceeded),
             _ => Ok(()),
         }

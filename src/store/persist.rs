@@ -245,5 +245,14 @@ pub async fn save(
     Ok(())
 }
 
+/// How long a batch whose write failed waits before it is tried again on its own, after
+/// `failures` failed writes in a row: 1 s, doubling, at most a minute. (Changes written in the
+/// meantime retry it at once, with them.) Bounded so that a storage freed by the person is used
+/// within a minute, spaced so that a full disk is not hammered.
+pub fn retry_delay_ms(failures: u32) -> u64 {
+    let doublings = failures.saturating_sub(1).min(6);
+    (1000u64 << doublings).min(60_000)
+}
+
 #[cfg(test)]
 mod tests;

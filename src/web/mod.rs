@@ -2,11 +2,13 @@
 //!
 //! Every export that can fail returns `Result<_, JsError>`, so JavaScript receives an `Error`
 //! whose message says what to do; nothing is meant to panic across the boundary, and should a bug
-//! panic anyway, the panic hook prints it to the console instead of an opaque `unreachable`.
+//! panic anyway, the panic hook prints it to the console instead of an opaque `unreachable` and
+//! poisons the instance ([`poison`]): every later call fails with a message offering a reload.
 
 pub mod api;
 mod app_extras;
 mod identity;
+pub mod poison;
 pub mod runtime;
 
 pub use api::WebCommons;
@@ -14,10 +16,10 @@ pub use identity::WebIdentity;
 
 use wasm_bindgen::prelude::*;
 
-/// Runs when the module is instantiated: installs the panic hook (calling it again does nothing).
+/// Runs when the module is instantiated: installs the panic hook.
 #[wasm_bindgen(start)]
 fn start() {
-    console_error_panic_hook::set_once();
+    poison::install();
 }
 
 /// The version of peer-commons compiled into this module, e.g. `"0.1.0"`.

@@ -91,3 +91,25 @@ test('signatures made in the page verify, and tampered ones do not', async (t) =
   assert.equal(result.thrown?.isError, true, 'malformed input throws a JS Error');
   assert.match(result.thrown.message, /64 bytes/);
 });
+
+test('a crash inside the module offers a reload instead of leaving the page stuck', async (t) => {
+  const relay = await startRelay();
+  t.after(() => relay.stop());
+  const browser = await launchBrowser({ origin: relay.origin });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(relay.url);
+  await shown(page);
+  // What a panic in the module looks like from the page: a WebAssembly trap thrown out of a
+  // timer or a message handler, outside any action of the person.
+  await page.evaluate(() => {
+    setTimeout(() => { throw new WebAssembly.RuntimeError('unreachable'); }, 0);
+  });
+  const box = page.locator('#error');
+  await box.getByText('stopped after an internal error').waitFor();
+  const before = await page.locator('#public-key').textContent();
+  await box.getByRole('button', { name: 'Reload' }).click();
+  const after = await shown(page);
+  assert.equal(after.publicKey, before, 'the reload starts afresh with what was stored');
+  assert.equal(await page.locator('#error').isHidden(), true);
+});

@@ -56,13 +56,35 @@ export function plainError(error) {
   return message.charAt(0).toUpperCase() + message.slice(1);
 }
 
-/** Shows an error in plain words until dismissed or replaced. */
+/**
+ * Whether the module stopped after an internal error (a panic): it then refuses every call with
+ * a message asking for a reload, and the first failing call surfaces as a WebAssembly trap.
+ */
+export function isCrash(error) {
+  return (typeof WebAssembly !== 'undefined' && error instanceof WebAssembly.RuntimeError)
+    || /stopped after an internal error/.test(String(error?.message ?? ''));
+}
+
+/** Shows an error in plain words until dismissed or replaced; a crash offers a reload. */
 export function showError(error, context) {
   const box = byId('error');
-  const text = context ? `${context}: ${plainError(error)}` : plainError(error);
-  fill(box, h('p', {}, text), h('button', { type: 'button', onclick: () => { box.hidden = true; } }, 'Dismiss'));
+  const crash = isCrash(error);
+  const text = crash
+    ? 'peer-commons stopped after an internal error (a bug). What was already saved is safe: reload the page to continue.'
+    : context ? `${context}: ${plainError(error)}` : plainError(error);
+  const button = crash
+    ? h('button', { type: 'button', onclick: () => location.reload() }, 'Reload')
+    : h('button', { type: 'button', onclick: () => { box.hidden = true; } }, 'Dismiss');
+  fill(box, h('p', {}, text), button);
   box.hidden = false;
   console.warn(context ?? 'error', error);
+}
+
+/** A crash inside the module can surface outside any action (a timer, a message): offer the reload. */
+export function watchForCrash() {
+  const seen = (error) => { if (isCrash(error)) showError(error); };
+  window.addEventListener('error', (event) => seen(event.error));
+  window.addEventListener('unhandledrejection', (event) => seen(event.reason));
 }
 
 export function clearError() {

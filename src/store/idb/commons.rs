@@ -137,12 +137,32 @@ impl IdbStore {
         names: &[&str],
         mode: TransactionMode,
     ) -> Result<(idb::Transaction, Vec<ObjectStore>), StoreError> {
-        let tx = self.db.transaction(names, mode).map_err(from_idb)?;
+        let tx = match mode {
+            // Writes ask for strict durability: the browser reports the transaction complete
+            // only once the data reached the disk, so an acknowledged change survives a crash
+            // or power loss (the default lets the browser report it earlier).
+            TransactionMode::ReadWrite => self.strict_write(names)?,
+            _ => self.db.transaction(names, mode).map_err(from_idb)?,
+        };
         let stores = names
             .iter()
             .map(|n| tx.object_store(n).map_err(from_idb))
             .collect::<Result<_, _>>()?;
         Ok((tx, stores))
+    }
+
+    fn strict_write(&self, names: &[&str]) -> Result<idb::Transaction, StoreError> {
+        let names: js_sys::Array = names.iter().map(|n| JsValue::from_str(n)).collect();
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &"durability".into(), &"strict".into())
+            .map_err(|e| StoreError::Request(format!("{e:?}")))?;
+        let raw: &RawDb = self.raw.unchecked_ref();
+        raw.transaction_with_options(&names, "readwrite", &options)
+            .map(idb::Transaction::from)
+            .map_err(|e| match e.dyn_into::<web_sys::DomException>() {
+                Ok(d) => super::dom_error(&d),
+                Err(e) => StoreError::Request(format!("opening a write transaction: {e:?}")),
+            })
     }
 
     async fn get_record(store: &ObjectStore, id: &str) -> Result<Option<Record>, StoreError> {
@@ -362,4 +382,21 @@ impl Store for IdbStore {
             commit(tx, store).await
         })
     }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// An `IDBDatabase`, seen through the one method below.
+    #[wasm_bindgen(js_name = IDBDatabase)]
+    type RawDb;
+
+    /// `IDBDatabase.transaction(names, mode, options)`: web-sys has it only behind its unstable
+    /// APIs flag, and `idb` does not pass options.
+    #[wasm_bindgen(method, catch, js_name = transaction)]
+    fn transaction_with_options(
+        this: &RawDb,
+        names: &js_sys::Array,
+        mode: &str,
+        options: &js_sys::Object,
+    ) -> Result<web_sys::IdbTransaction, JsValue>;
 }

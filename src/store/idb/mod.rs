@@ -48,6 +48,9 @@ const SECRET_FIELD: &str = "secret";
 #[derive(Debug)]
 pub struct IdbStore {
     db: Database,
+    /// The same connection as web-sys sees it: `idb` cannot pass transaction options, and
+    /// writes ask for strict durability through it.
+    raw: web_sys::IdbDatabase,
 }
 
 impl IdbStore {
@@ -88,7 +91,9 @@ impl IdbStore {
                 db.close();
             }
         });
-        Ok(IdbStore { db })
+        let raw = web_sys::IdbDatabase::from(db);
+        let db = Database::from(raw.clone());
+        Ok(IdbStore { db, raw })
     }
 
     /// Deletes a whole database (tests and "clear my data").

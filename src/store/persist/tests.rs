@@ -302,3 +302,14 @@ fn the_applied_prefix_is_read_from_the_stored_bytes() {
     assert_eq!(applied_prefix(&c, &foreign), 1);
     assert_eq!(applied_prefix(&other, &stored), 0);
 }
+
+#[test]
+fn a_failed_write_is_retried_with_a_doubling_delay_capped_at_a_minute() {
+    let delays: Vec<u64> = (1..=9).map(super::retry_delay_ms).collect();
+    assert_eq!(
+        delays,
+        [1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]
+    );
+    assert_eq!(super::retry_delay_ms(u32::MAX), 60_000);
+    assert_eq!(super::retry_delay_ms(0), 1000);
+}

@@ -25,6 +25,7 @@ use crate::identity::Identity;
 use crate::store::idb::IdbStore;
 use crate::store::persist::{open_replica, save, Persistence};
 use crate::store::{JoinedCommons, Store};
+use crate::web::poison;
 use crate::web::runtime::events::to_js;
 use crate::web::runtime::{self, call, enter, js, post, Runtime, Shared, Waiter};
 use options::Options;
@@ -79,6 +80,7 @@ impl WebCommons {
     pub async fn create(
         #[wasm_bindgen(unchecked_param_type = "CreateOptions")] options: JsValue,
     ) -> Result<WebCommons, JsError> {
+        poison::check().map_err(|e| JsError::new(&e))?;
         let options = Options::parse(options, true)?;
         let store = open_store(&options).await?;
         Self::create_with_store(store, options).await
@@ -90,6 +92,7 @@ impl WebCommons {
         id: String,
         #[wasm_bindgen(unchecked_param_type = "OpenOptions | undefined")] options: JsValue,
     ) -> Result<WebCommons, JsError> {
+        poison::check().map_err(|e| JsError::new(&e))?;
         let id = parse_id(&id, "a commons id")?;
         let options = Options::parse(options, false)?;
         let store = open_store(&options).await?;
@@ -136,7 +139,7 @@ impl WebCommons {
     /// The commons id (64 hex characters): what a link to it carries.
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> String {
-        self.shared.borrow().id.to_hex()
+        self.rt().id.to_hex()
     }
 
     /// Your public key (64 hex characters).
@@ -155,7 +158,7 @@ impl WebCommons {
     /// This tab's peer id in the mesh (random per session).
     #[wasm_bindgen(getter, js_name = peerId)]
     pub fn peer_id(&self) -> String {
-        self.shared.borrow().me.to_hex()
+        self.rt().me.to_hex()
     }
 
     /// The charter, or `null` until the genesis has arrived from peers.
@@ -209,7 +212,7 @@ impl WebCommons {
     /// The peers this tab is connected or connecting to.
     #[wasm_bindgen(unchecked_return_type = "PeerInfo[]")]
     pub fn peers(&self) -> JsValue {
-        let rt = self.shared.borrow();
+        let rt = self.rt();
         let connected = rt.node.neighbours();
         let list: Vec<PeerInfo> = rt
             .peers()
@@ -230,19 +233,19 @@ impl WebCommons {
     /// The signalling relays and whether each is connected.
     #[wasm_bindgen(unchecked_return_type = "RelayInfo[]")]
     pub fn relays(&self) -> JsValue {
-        to_js(&self.shared.borrow().relay_info())
+        to_js(&self.rt().relay_info())
     }
 
     /// Whether at least one signalling relay is connected.
     #[wasm_bindgen(getter)]
     pub fn online(&self) -> bool {
-        self.shared.borrow().online()
+        self.rt().online()
     }
 
     /// Where syncing and saving stand.
     #[wasm_bindgen(js_name = syncProgress, unchecked_return_type = "SyncProgress")]
     pub fn sync_progress(&self) -> JsValue {
-        let rt = self.shared.borrow();
+        let rt = self.rt();
         let (saving, unsaved) = rt.writes.pending();
         let stats = rt.node.stats();
         let replica = rt.replica();
@@ -402,7 +405,16 @@ impl WebCommons {
 
     /// Reads the replica.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Commons) -> T) -> T {
-        f(self.shared.borrow().replica())
+        f(self.rt().replica())
+    }
+
+    /// The runtime, for reading. Once the instance is poisoned (a panic), throws the JS `Error`
+    /// [`poison::CRASHED`] instead: the runtime may still be borrowed by the call that panicked.
+    pub(crate) fn rt(&self) -> std::cell::Ref<'_, Runtime> {
+        if poison::poisoned() {
+            wasm_bindgen::throw_str(poison::CRASHED);
+        }
+        self.shared.borrow()
     }
 
     /// The runtime (for Rust callers: tests and sibling API files).

@@ -47,7 +47,7 @@ impl WebCommons {
         #[wasm_bindgen(js_name = docId)] doc_id: String,
     ) -> Result<JsValue, JsError> {
         let doc = parse_id(&doc_id, "a document id")?;
-        let rt = self.shared.borrow();
+        let rt = self.rt();
         let replica = rt.replica();
         let list: Vec<PresenceInfo> = rt
             .node

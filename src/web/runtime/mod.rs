@@ -482,6 +482,10 @@ fn flush_due((first, last): (u64, u64), (idle, max): (u64, u64)) -> u64 {
 /// Applies `f` to the runtime, pumps, then calls the listeners with the events produced. If the
 /// runtime is borrowed (a re-entrant call), `f` runs from a microtask instead.
 pub fn post(shared: &Shared, f: impl FnOnce(&mut Runtime) + 'static) {
+    if crate::web::poison::poisoned() {
+        // The runtime may stay borrowed forever: retrying would spin.
+        return;
+    }
     let Ok(mut rt) = shared.try_borrow_mut() else {
         let weak = Rc::downgrade(shared);
         wasm_bindgen_futures::spawn_local(async move {
@@ -505,6 +509,8 @@ pub async fn enter<T>(shared: &Shared, f: impl FnOnce(&mut Runtime) -> T) -> T {
                 release(rt);
                 return out;
             }
+            // Poisoned, the runtime may stay borrowed forever: wait without spinning.
+            Err(_) if crate::web::poison::poisoned() => std::future::pending::<()>().await,
             Err(_) => js::yield_now().await,
         }
     }
@@ -527,6 +533,7 @@ fn release(mut rt: std::cell::RefMut<'_, Runtime>) {
 
 /// Like [`post`] for a caller that needs a result (the JS API): runs `f` at once.
 pub fn call<T>(shared: &Shared, f: impl FnOnce(&mut Runtime) -> T) -> Result<T, String> {
+    crate::web::poison::check()?;
     let out = {
         let mut rt = shared
             .try_borrow_mut()

@@ -1,7 +1,8 @@
 //! The storage writer: changes are stored in batches, one transaction per batch, by one task at a
 //! time, in the order they were applied. A local change is announced to peers, and the promise of
 //! the write that made it resolved, only once its batch is committed. A batch that fails (a full
-//! quota) is kept and retried with the next one; its changes stay visible locally but are not
+//! quota) is kept and retried with the next one, or on a timer with exponential backoff
+//! ([`retry_delay_ms`], decided in the core) if nothing else is written; its changes stay visible locally but are not
 //! announced until they are stored.
 
 use std::rc::Rc;
@@ -12,7 +13,7 @@ use wasm_bindgen_futures::spawn_local;
 
 use super::{enter, events, js, Runtime, Shared};
 use crate::change::{Change, ChangeId};
-use crate::store::persist::{applied_prefix, Persistence};
+use crate::store::persist::{applied_prefix, retry_delay_ms, Persistence};
 use crate::store::{JoinedCommons, StoreError};
 use crate::sync::NodeInput;
 
@@ -93,6 +94,10 @@ pub(crate) struct Writes {
     in_flight: usize,
     /// Changes stored since the commons was opened.
     pub(crate) saved: u64,
+    /// Failed writes in a row: sets the delay before the failed batch is tried again alone.
+    failures: u32,
+    /// Before this time (ms) a failed batch waits for the timer or for new changes.
+    retry_at: u64,
 }
 
 impl Writes {
@@ -105,6 +110,8 @@ impl Writes {
             busy: false,
             in_flight: 0,
             saved: 0,
+            failures: 0,
+            retry_at: 0,
         }
     }
 
@@ -149,8 +156,9 @@ impl Writes {
     }
 
     /// Takes everything queued (after the failed batch, if any) as one batch.
-    fn next_job(&mut self) -> Option<Batch> {
-        if self.queue.is_empty() {
+    fn next_job(&mut self, now: u64) -> Option<Batch> {
+        let retry_due = self.unsaved.is_some() && now >= self.retry_at;
+        if self.queue.is_empty() && !retry_due {
             self.busy = false;
             return None;
         }
@@ -165,7 +173,8 @@ impl Writes {
 
 /// Starts the writer task if there is work and it is not running.
 pub(crate) fn kick(rt: &mut Runtime) {
-    if rt.writes.busy || rt.writes.queue.is_empty() {
+    let retry_due = rt.writes.unsaved.is_some() && js::now_ms() >= rt.writes.retry_at;
+    if rt.writes.busy || (rt.writes.queue.is_empty() && !retry_due) {
         return;
     }
     let Some(shared) = rt.weak.upgrade() else {
@@ -179,7 +188,7 @@ pub(crate) fn kick(rt: &mut Runtime) {
 /// holds the runtime alive until the queued writes are done, even if the commons is closed.
 async fn run(shared: Shared) {
     let store = enter(&shared, |rt| rt.store.clone()).await;
-    while let Some(job) = enter(&shared, |rt| rt.writes.next_job()).await {
+    while let Some(job) = enter(&shared, |rt| rt.writes.next_job(js::now_ms())).await {
         let (id, heads) = enter(&shared, |rt| (rt.id, rt.replica().heads())).await;
         let result = if job.bytes.is_empty() {
             Ok(())
@@ -213,6 +222,7 @@ fn finished(rt: &mut Runtime, job: Batch, result: Result<(), StoreError>) {
     rt.writes.in_flight = 0;
     match result {
         Ok(()) => {
+            rt.writes.failures = 0;
             if !job.local.is_empty() {
                 rt.input(NodeInput::Local(&job.local));
                 let replica = rt.replica();
@@ -240,8 +250,24 @@ fn finished(rt: &mut Runtime, job: Batch, result: Result<(), StoreError>) {
                 waiters: vec![],
             });
             rt.writes.unsaved = Some(keep);
+            schedule_retry(rt);
         }
     }
+}
+
+/// Tries the failed batch again after the backoff delay, unless new changes retry it first.
+fn schedule_retry(rt: &mut Runtime) {
+    rt.writes.failures = rt.writes.failures.saturating_add(1);
+    let delay = retry_delay_ms(rt.writes.failures);
+    rt.writes.retry_at = js::now_ms() + delay;
+    // The task holds the runtime only weakly while it waits: a closed commons is not kept alive.
+    let weak = rt.weak.clone();
+    spawn_local(async move {
+        js::sleep(delay).await;
+        if let Some(shared) = weak.upgrade() {
+            enter(&shared, kick).await;
+        }
+    });
 }
 
 async fn snapshot_if_due(shared: &Shared, store: &Rc<dyn crate::store::Store>) {
