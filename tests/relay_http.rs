@@ -119,7 +119,7 @@ impl Site {
     async fn relay(&self) -> TestRelay {
         TestRelay::start_with(Config {
             www: Some(self.www()),
-            limits: Limits::default(),
+            ..Config::default()
         })
         .await
     }
@@ -234,7 +234,7 @@ async fn bad_start_up_settings_are_clear_errors() {
     };
     let missing = Config {
         www: Some("/nonexistent/peer-commons-www".into()),
-        limits: Limits::default(),
+        ..Config::default()
     };
     let err = relay::serve(missing, listener().await, async {}).await;
     assert!(matches!(err, Err(RelayError::Www { .. })), "{err:?}");
@@ -242,7 +242,7 @@ async fn bad_start_up_settings_are_clear_errors() {
     let site = Site::new();
     let file = Config {
         www: Some(site.www().join("app.js")),
-        limits: Limits::default(),
+        ..Config::default()
     };
     let err = relay::serve(file, listener().await, async {}).await;
     assert!(
@@ -251,11 +251,11 @@ async fn bad_start_up_settings_are_clear_errors() {
     );
 
     let zero = Config {
-        www: None,
         limits: Limits {
             send_queue: 0,
             ..Limits::default()
         },
+        ..Config::default()
     };
     let err = relay::serve(zero, listener().await, async {}).await;
     assert!(matches!(err, Err(RelayError::Limit(_))), "{err:?}");

@@ -18,7 +18,8 @@ mod native {
     use std::process::ExitCode;
 
     use clap::Parser;
-    use peer_commons::relay::{self, Config, Limits};
+    use ipnet::IpNet;
+    use peer_commons::relay::{self, forwarded, security_headers, Config, Limits};
     use tokio::net::TcpListener;
 
     /// The peer-commons signalling relay (y-webrtc signalling protocol over WebSocket).
@@ -35,6 +36,18 @@ mod native {
 
         #[command(flatten)]
         limits: Limits,
+
+        /// A reverse proxy (address or CIDR block, repeatable) whose X-Forwarded-For is
+        /// believed: for connections from it, the nearest hop that is not a trusted proxy is
+        /// the client that per-address limits count. Off by default (the TCP peer is the client).
+        #[arg(long = "trusted-proxy", value_name = "IP_OR_CIDR",
+              value_parser = forwarded::parse_trusted_proxy)]
+        trusted_proxies: Vec<IpNet>,
+
+        /// CSP frame-ancestors sources: who may embed the app in a frame, e.g.
+        /// "'self' https://example.org" or "*"; "'none'" forbids framing.
+        #[arg(long, default_value = security_headers::DEFAULT_FRAME_ANCESTORS)]
+        frame_ancestors: String,
     }
 
     #[tokio::main]
@@ -64,11 +77,15 @@ mod native {
                 return ExitCode::FAILURE;
             }
         }
-        tracing::info!(listen = %cli.listen, www = ?cli.www, limits = ?cli.limits, "relay starting");
+        tracing::info!(listen = %cli.listen, www = ?cli.www, limits = ?cli.limits,
+            trusted_proxies = ?cli.trusted_proxies, frame_ancestors = %cli.frame_ancestors,
+            "relay starting");
 
         let config = Config {
             www: cli.www,
             limits: cli.limits,
+            trusted_proxies: cli.trusted_proxies,
+            frame_ancestors: cli.frame_ancestors,
         };
         match relay::serve(config, listener, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,

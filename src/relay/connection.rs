@@ -132,7 +132,8 @@ impl Connection {
             return Err(Ending::Close(CloseReason::RateLimited));
         }
         self.relay.metrics.message_in();
-        let message = protocol::parse(&text).map_err(|err| {
+        let max_topic = self.relay.limits.max_topic_bytes;
+        let message = protocol::parse_bounded(&text, max_topic).map_err(|err| {
             tracing::debug!(id = self.peer.id(), %err, "bad message");
             Ending::Close(CloseReason::from(&err))
         })?;
@@ -232,6 +233,7 @@ fn drop_reason(reason: CloseReason) -> Option<DropReason> {
         CloseReason::TooBig => Some(DropReason::TooBig),
         CloseReason::RateLimited => Some(DropReason::RateLimited),
         CloseReason::PingTimeout => Some(DropReason::PingTimeout),
+        CloseReason::TopicTooLong => Some(DropReason::TopicTooLong),
     }
 }
 

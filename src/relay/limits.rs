@@ -2,7 +2,7 @@
 //! and the per-address connection count.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,16 @@ pub const DEFAULT_MAX_SUBSCRIBERS_PER_TOPIC: usize = 1000;
 pub const DEFAULT_SEND_QUEUE: usize = 256;
 /// Default for [`Limits::ping_interval_ms`], as y-webrtc's server.
 pub const DEFAULT_PING_INTERVAL_MS: u64 = 30_000;
+/// Default for [`Limits::max_connections`]: every TCP connection costs a task and two socket
+/// buffers; 4096 WebSockets fit well within a small VM's memory (docs/PERFORMANCE.md).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Default for [`Limits::max_topic_bytes`]: our topics are 64 hex characters and y-webrtc room
+/// names are short.
+pub const DEFAULT_MAX_TOPIC_BYTES: usize = 256;
+/// Default for [`Limits::header_read_timeout_ms`]: a browser sends its request head at once.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default for [`Limits::idle_timeout_ms`].
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
 
 /// Every limit of the relay; each field is a command-line flag of `peer-commons-relay`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -67,6 +77,30 @@ pub struct Limits {
     #[arg(long, default_value_t = DEFAULT_PING_INTERVAL_MS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub ping_interval_ms: u64,
+
+    /// Open TCP connections (HTTP and WebSocket together); past it a new connection is closed
+    /// at once, unanswered (drop reason `connection_limit`).
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = at_least_one)]
+    pub max_connections: usize,
+
+    /// Longest topic name, in bytes; a subscribe or publish naming a longer one closes the
+    /// connection with code 4014.
+    #[arg(long, default_value_t = DEFAULT_MAX_TOPIC_BYTES, value_parser = at_least_one)]
+    pub max_topic_bytes: usize,
+
+    /// Time a client has to send a whole request head (request line and headers), in
+    /// milliseconds, also while a kept-alive connection waits for its next request; then the
+    /// connection is closed.
+    #[arg(long, default_value_t = DEFAULT_HEADER_READ_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_ms: u64,
+
+    /// An HTTP connection on which no byte moved either way for this long, in milliseconds, is
+    /// closed (a client that stops reading a response; drop reason `idle_timeout`). WebSockets
+    /// are kept alive by pings instead (`--ping-interval-ms`).
+    #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
 }
 
 /// Parses a count that must be at least 1.
@@ -89,6 +123,10 @@ impl Default for Limits {
             max_subscribers_per_topic: DEFAULT_MAX_SUBSCRIBERS_PER_TOPIC,
             send_queue: DEFAULT_SEND_QUEUE,
             ping_interval_ms: DEFAULT_PING_INTERVAL_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_topic_bytes: DEFAULT_MAX_TOPIC_BYTES,
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
         }
     }
 }
@@ -109,6 +147,10 @@ impl Limits {
             ("message_burst", u64::from(self.message_burst)),
             ("send_queue", self.send_queue as u64),
             ("ping_interval_ms", self.ping_interval_ms),
+            ("max_connections", self.max_connections as u64),
+            ("max_topic_bytes", self.max_topic_bytes as u64),
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
         ];
         match nonzero.iter().find(|(_, v)| *v == 0) {
             Some((name, _)) => Err(InvalidLimit(name)),
@@ -119,6 +161,16 @@ impl Limits {
     /// The ping interval as a [`Duration`].
     pub fn ping_interval(&self) -> Duration {
         Duration::from_millis(self.ping_interval_ms)
+    }
+
+    /// The header-read timeout as a [`Duration`].
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// The idle timeout of HTTP connections as a [`Duration`].
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
     }
 }
 
@@ -161,7 +213,24 @@ impl TokenBucket {
     }
 }
 
-/// Counts open connections per IP address.
+/// The address a per-address limit counts a client under.
+///
+/// IPv4 as is; an IPv4-mapped IPv6 address as its IPv4; any other IPv6 address by its /64,
+/// since one subscriber usually holds a whole /64 and could take a fresh address per connection.
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Counts open connections per IP address (by [`limit_key`]).
 #[derive(Debug)]
 pub struct IpLimiter {
     max: usize,
@@ -184,8 +253,10 @@ impl IpLimiter {
         })
     }
 
-    /// Takes a slot for `ip`, or `None` when that address already holds `max` connections.
+    /// Takes a slot for `ip`, or `None` when that address (its /64 for IPv6) already holds
+    /// `max` connections.
     pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        let ip = limit_key(ip);
         // The map holds plain counts: a panic elsewhere cannot leave it inconsistent.
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(ip).or_insert(0);
@@ -199,8 +270,9 @@ impl IpLimiter {
         })
     }
 
-    /// Open connections from `ip`.
+    /// Open connections from `ip` (its /64 for IPv6).
     pub fn open(&self, ip: IpAddr) -> usize {
+        let ip = limit_key(ip);
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         open.get(&ip).copied().unwrap_or(0)
     }
@@ -304,5 +376,21 @@ mod tests {
         drop(s1);
         assert_eq!(limiter.open(a), 1);
         assert!(limiter.try_acquire(a).is_some());
+    }
+
+    #[test]
+    fn ipv6_is_limited_by_its_64_and_mapped_ipv4_as_ipv4() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(limit_key(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
+        assert_eq!(limit_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(limit_key(ip("192.0.2.7")), ip("192.0.2.7"));
+        let limiter = IpLimiter::new(2);
+        let _a = limiter.try_acquire(ip("2001:db8:1:2::1"));
+        let _b = limiter.try_acquire(ip("2001:db8:1:2:ffff::9"));
+        assert!(limiter.try_acquire(ip("2001:db8:1:2::77")).is_none());
+        assert!(limiter.try_acquire(ip("2001:db8:1:3::1")).is_some());
+        let _c = limiter.try_acquire(ip("192.0.2.7"));
+        let _d = limiter.try_acquire(ip("::ffff:192.0.2.7"));
+        assert!(limiter.try_acquire(ip("192.0.2.7")).is_none());
     }
 }

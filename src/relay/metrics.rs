@@ -26,11 +26,17 @@ pub enum DropReason {
     TooManyTopics,
     /// A WebSocket upgrade refused because its address has its maximum of connections.
     IpLimit,
+    /// A TCP connection closed unanswered because the relay has its maximum of connections.
+    ConnectionLimit,
+    /// An HTTP connection on which nothing moved for the idle timeout.
+    IdleTimeout,
+    /// A connection that named a topic longer than the topic length limit.
+    TopicTooLong,
 }
 
 impl DropReason {
     /// Every reason, in the order `/metrics` lists them.
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 13] = [
         DropReason::SlowReader,
         DropReason::RateLimited,
         DropReason::Malformed,
@@ -41,6 +47,9 @@ impl DropReason {
         DropReason::TopicFull,
         DropReason::TooManyTopics,
         DropReason::IpLimit,
+        DropReason::ConnectionLimit,
+        DropReason::IdleTimeout,
+        DropReason::TopicTooLong,
     ];
 
     /// The `reason` label value.
@@ -56,6 +65,9 @@ impl DropReason {
             DropReason::TopicFull => "topic_full",
             DropReason::TooManyTopics => "too_many_topics",
             DropReason::IpLimit => "ip_limit",
+            DropReason::ConnectionLimit => "connection_limit",
+            DropReason::IdleTimeout => "idle_timeout",
+            DropReason::TopicTooLong => "topic_too_long",
         }
     }
 

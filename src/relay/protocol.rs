@@ -41,6 +41,14 @@ pub enum ProtocolError {
     /// A `type` this protocol does not have.
     #[error("unknown message type {0:?}")]
     UnknownType(String),
+    /// A topic name longer than the relay accepts.
+    #[error("topic of {len} bytes, longer than the limit of {max}")]
+    TopicTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit (`--max-topic-bytes`).
+        max: usize,
+    },
 }
 
 /// The reply to `{"type":"ping"}`.
@@ -57,7 +65,27 @@ struct Envelope<'a> {
     topic: Option<String>,
 }
 
-/// Reads one text message.
+/// Reads one text message whose topic names must each be at most `max_topic_bytes` long.
+///
+/// The relay keeps subscribed topic names in its map: without this bound one connection could
+/// hold `--max-topics-per-connection` topics of nearly `--max-message-bytes` each.
+pub fn parse_bounded(text: &str, max_topic_bytes: usize) -> Result<ClientMessage, ProtocolError> {
+    let message = parse(text)?;
+    let topics: &[String] = match &message {
+        ClientMessage::Subscribe(topics) | ClientMessage::Unsubscribe(topics) => topics,
+        ClientMessage::Publish { topic } => std::slice::from_ref(topic),
+        ClientMessage::Ping => &[],
+    };
+    match topics.iter().find(|t| t.len() > max_topic_bytes) {
+        Some(long) => Err(ProtocolError::TopicTooLong {
+            len: long.len(),
+            max: max_topic_bytes,
+        }),
+        None => Ok(message),
+    }
+}
+
+/// Reads one text message (topic names of any length; see [`parse_bounded`]).
 pub fn parse(text: &str) -> Result<ClientMessage, ProtocolError> {
     // serde would also read a struct from a JSON array (`["subscribe"]`): only objects are
     // messages.
@@ -101,6 +129,8 @@ pub enum CloseReason {
     RateLimited,
     /// No frame (pong or other) arrived within a ping interval after a ping (4008).
     PingTimeout,
+    /// A topic name over the length limit (4014).
+    TopicTooLong,
 }
 
 impl CloseReason {
@@ -114,6 +144,7 @@ impl CloseReason {
             CloseReason::TooBig => 1009,
             CloseReason::RateLimited => 4029,
             CloseReason::PingTimeout => 4008,
+            CloseReason::TopicTooLong => 4014,
         }
     }
 
@@ -127,6 +158,7 @@ impl CloseReason {
             CloseReason::TooBig => "message too big",
             CloseReason::RateLimited => "rate limit exceeded",
             CloseReason::PingTimeout => "ping timeout",
+            CloseReason::TopicTooLong => "topic name too long",
         }
     }
 }
@@ -135,6 +167,7 @@ impl From<&ProtocolError> for CloseReason {
     fn from(err: &ProtocolError) -> Self {
         match err {
             ProtocolError::UnknownType(_) => CloseReason::UnknownType,
+            ProtocolError::TopicTooLong { .. } => CloseReason::TopicTooLong,
             ProtocolError::Malformed(_)
             | ProtocolError::MissingType
             | ProtocolError::MissingTopic => CloseReason::Malformed,
@@ -214,6 +247,31 @@ mod tests {
     }
 
     #[test]
+    fn topics_over_the_bound_are_refused_in_every_message() {
+        let long = "t".repeat(17);
+        for text in [
+            format!(r#"{{"type":"subscribe","topics":["ok","{long}"]}}"#),
+            format!(r#"{{"type":"unsubscribe","topics":["{long}"]}}"#),
+            format!(r#"{{"type":"publish","topic":"{long}","data":1}}"#),
+        ] {
+            assert_eq!(
+                parse_bounded(&text, 16),
+                Err(ProtocolError::TopicTooLong { len: 17, max: 16 }),
+                "{text}"
+            );
+        }
+        let at_bound = "t".repeat(16);
+        assert_eq!(
+            parse_bounded(&format!(r#"{{"type":"publish","topic":"{at_bound}"}}"#), 16),
+            Ok(ClientMessage::Publish { topic: at_bound })
+        );
+        assert_eq!(
+            parse_bounded(r#"{"type":"ping"}"#, 1),
+            Ok(ClientMessage::Ping)
+        );
+    }
+
+    #[test]
     fn escaped_type_is_read() {
         assert_eq!(parse(r#"{"type":"p\u0069ng"}"#), Ok(ClientMessage::Ping));
     }
@@ -228,6 +286,7 @@ mod tests {
             CloseReason::TooBig,
             CloseReason::RateLimited,
             CloseReason::PingTimeout,
+            CloseReason::TopicTooLong,
         ];
         let mut codes: Vec<u16> = all.iter().map(|r| r.code()).collect();
         codes.sort_unstable();

@@ -1,7 +1,7 @@
 //! Wiring: the HTTP handler (WebSocket upgrade on any path, `/health`, `/metrics`, static files),
 //! the shared [`Relay`] state, and [`serve`] with its graceful shutdown.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -14,12 +14,16 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
+use super::accept;
 use super::connection;
+use super::forwarded::TrustedProxies;
 use super::limits::{InvalidLimit, IpLimiter, Limits};
 use super::metrics::{DropReason, Metrics};
+use super::security_headers::{InvalidFrameAncestors, SecurityHeaders, DEFAULT_FRAME_ANCESTORS};
 use super::static_files::{self, text};
 use super::topics::TopicMap;
 
@@ -32,12 +36,28 @@ const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Everything the relay is started with.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Directory of the static web app served on plain GET requests (`--www`).
     pub www: Option<PathBuf>,
     /// The limits (one flag each).
     pub limits: Limits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`); empty by
+    /// default: the TCP peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Sources of the CSP `frame-ancestors` directive (`--frame-ancestors`), `'self'` by default.
+    pub frame_ancestors: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            www: None,
+            limits: Limits::default(),
+            trusted_proxies: Vec::new(),
+            frame_ancestors: DEFAULT_FRAME_ANCESTORS.to_owned(),
+        }
+    }
 }
 
 /// Why the relay could not start or stopped with an error.
@@ -46,6 +66,9 @@ pub enum RelayError {
     /// A limit that cannot work.
     #[error(transparent)]
     Limit(#[from] InvalidLimit),
+    /// `--frame-ancestors` that is not a list of CSP sources.
+    #[error(transparent)]
+    FrameAncestors(#[from] InvalidFrameAncestors),
     /// `--www` is missing or unreadable.
     #[error("--www {path}: {source}")]
     Www {
@@ -71,6 +94,8 @@ pub(crate) struct Relay {
     pub(crate) topics: TopicMap,
     pub(crate) metrics: Metrics,
     ip_limiter: Arc<IpLimiter>,
+    trusted_proxies: TrustedProxies,
+    security_headers: SecurityHeaders,
     /// Becomes `true` when the relay shuts down.
     pub(crate) shutdown: watch::Receiver<bool>,
     next_id: AtomicU64,
@@ -120,6 +145,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
     config.limits.validate()?;
+    let security_headers = SecurityHeaders::new(&config.frame_ancestors)?;
     let www = match &config.www {
         Some(dir) => Some(canonical_dir(dir).await?),
         None => None,
@@ -128,6 +154,8 @@ pub async fn serve(
     let relay = Arc::new(Relay {
         topics: TopicMap::new(config.limits.max_subscribers_per_topic),
         ip_limiter: IpLimiter::new(config.limits.max_connections_per_ip),
+        trusted_proxies: TrustedProxies::new(config.trusted_proxies),
+        security_headers,
         limits: config.limits,
         www,
         metrics: Metrics::default(),
@@ -138,29 +166,15 @@ pub async fn serve(
     let app = Router::new()
         .fallback(handle)
         .with_state(Arc::clone(&relay));
-    let signal = async move {
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down");
-        // Every connection watches this and closes itself with 1001.
+        // The accept loop and every connection watch this; WebSockets close with 1001.
         let _ = stop.send(true);
-    };
-    let http = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .into_future();
-    // Graceful shutdown waits for every HTTP connection to finish its request: bound that too,
-    // so a client that never completes one cannot hold the relay up.
-    let mut stopping = relay.shutdown.clone();
-    let grace_over = async move {
-        let _ = stopping.wait_for(|stop| *stop).await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
-    };
-    tokio::select! {
-        served = http => served?,
-        () = grace_over => tracing::warn!("HTTP connections still open after the grace period"),
-    }
+    });
+    // Returns once shutdown was signalled and HTTP connections finished their requests, or
+    // after the grace period: a client that never completes one cannot hold the relay up.
+    accept::run(listener, app, Arc::clone(&relay), SHUTDOWN_GRACE).await;
     relay.wait_connections_closed(SHUTDOWN_GRACE).await;
     tracing::info!("stopped");
     Ok(())
@@ -185,15 +199,23 @@ async fn canonical_dir(dir: &PathBuf) -> Result<PathBuf, RelayError> {
     Ok(real)
 }
 
-/// The one handler: a WebSocket upgrade on any path, else the HTTP routes.
+/// The one handler: every answer carries the security headers.
 async fn handle(
     State(relay): State<Arc<Relay>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let mut response = route(&relay, peer, request).await;
+    relay.security_headers.apply(response.headers_mut());
+    response
+}
+
+/// A WebSocket upgrade on any path, else the HTTP routes.
+async fn route(relay: &Arc<Relay>, peer: SocketAddr, request: Request) -> Response {
     // y-webrtc clients connect to whatever path their signalling URL has.
     if wants_websocket(request.headers()) {
-        return upgrade(relay, client.ip(), request).await;
+        let client = relay.trusted_proxies.client(peer.ip(), request.headers());
+        return upgrade(Arc::clone(relay), client, request).await;
     }
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         let allow = [(header::ALLOW, "GET, HEAD")];

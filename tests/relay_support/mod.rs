@@ -32,7 +32,11 @@ pub struct TestRelay {
 impl TestRelay {
     /// Starts a relay with `limits` and no web app.
     pub async fn start(limits: Limits) -> TestRelay {
-        Self::start_with(Config { www: None, limits }).await
+        Self::start_with(Config {
+            limits,
+            ..Config::default()
+        })
+        .await
     }
 
     /// Starts a relay with `config`.
