@@ -1,0 +1,129 @@
+// Sites that embed the npm package, made the way another project would: `npm pack` of dist/pkg,
+// then a fresh Vite project and a plain static page in a temporary directory outside the
+// repository, each installing the tarball with `npm install --offline` (the tarball has no
+// dependencies, so nothing is fetched: the tests run without a network). Used by package.test.mjs.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { DIST, ROOT } from './harness.mjs';
+
+const run = promisify(execFile);
+
+/** The package as pkg-scripts/build leaves it. */
+export const PACKAGE_DIR = path.join(DIST, 'pkg');
+/** The repository's Vite (a devDependency): the fresh project builds with it, not a download. */
+const VITE = path.join(ROOT, 'node_modules/vite/bin/vite.js');
+
+/** npm without the network, and without its notices on stderr. */
+const NPM_ENV = {
+  ...process.env,
+  npm_config_offline: 'true',
+  npm_config_audit: 'false',
+  npm_config_fund: 'false',
+  npm_config_update_notifier: 'false',
+  npm_config_loglevel: 'error',
+};
+
+async function npm(args, cwd) {
+  const { stdout } = await run('npm', args, { cwd, env: NPM_ENV, maxBuffer: 16 << 20 });
+  return stdout;
+}
+
+/**
+ * Packs dist/pkg into `dir` like `npm publish` would.
+ * @returns {Promise<{tarball: string, files: string[], name: string, version: string}>}
+ */
+export async function pack(dir) {
+  const [info] = JSON.parse(await npm(['pack', '--json', '--pack-destination', dir], PACKAGE_DIR));
+  return {
+    tarball: path.join(dir, info.filename),
+    files: info.files.map((f) => f.path).sort(),
+    name: info.name,
+    version: info.version,
+  };
+}
+
+/** A project directory depending on the tarball, installed offline. */
+async function project(dir, tarball, extra = {}) {
+  await mkdir(dir, { recursive: true });
+  const manifest = {
+    name: path.basename(dir),
+    private: true,
+    type: 'module',
+    dependencies: { 'peer-commons': `file:${path.relative(dir, tarball)}` },
+    ...extra,
+  };
+  await writeFile(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  await npm(['install', '--offline', '--no-package-lock'], dir);
+}
+
+/** The page body both sites share: `window.site` once ready, `body[data-state]` says so. */
+const PAGE_SCRIPT = (imports) => `${imports}
+// ?wasm-url: pass the .wasm's URL to init() instead of letting the glue find it (import.meta.url).
+const explicit = new URLSearchParams(location.search).has('wasm-url');
+init(explicit ? { module_or_path: wasmUrl } : undefined).then(
+  () => {
+    window.site = { Commons, version, relay: \`ws://\${location.host}/signal\` };
+    document.body.dataset.state = 'ready';
+  },
+  (error) => {
+    console.error(error);
+    document.body.dataset.state = 'failed';
+  },
+);
+`;
+
+const PAGE_HTML = (script) => `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>A site embedding peer-commons</title>
+  <link rel="icon" href="data:,">
+  <script type="module" src="${script}"></script>
+</head>
+<body><main><h1>Embedding peer-commons</h1></main></body>
+</html>
+`;
+
+/**
+ * A fresh Vite project importing `peer-commons` by name (the .wasm URL through the package's
+ * exports map), built with `base: './'` into `out` so it works below any path.
+ */
+export async function viteSite(dir, tarball, out) {
+  await project(dir, tarball, { scripts: { build: 'vite build' } });
+  await writeFile(path.join(dir, 'index.html'), PAGE_HTML('./main.js'));
+  await writeFile(
+    path.join(dir, 'main.js'),
+    PAGE_SCRIPT(
+      "import init, { Commons, version } from 'peer-commons';\n" +
+        "import wasmUrl from 'peer-commons/peer_commons_bg.wasm?url';",
+    ),
+  );
+  // No import of 'vite' here: the project has no node_modules/vite of its own.
+  await writeFile(
+    path.join(dir, 'vite.config.js'),
+    `export default ${JSON.stringify({ base: './', logLevel: 'warn', build: { outDir: out, emptyOutDir: true } })};\n`,
+  );
+  await run(process.execPath, [VITE, 'build'], { cwd: dir, env: NPM_ENV, maxBuffer: 16 << 20 });
+  return (await readdir(path.join(out, 'assets'))).sort();
+}
+
+/** A plain static page: a module script importing the installed package's files by path. */
+export async function plainSite(dir, tarball) {
+  await project(dir, tarball);
+  await writeFile(path.join(dir, 'index.html'), PAGE_HTML('./main.js'));
+  const glue = './node_modules/peer-commons/peer_commons.js';
+  await writeFile(
+    path.join(dir, 'main.js'),
+    PAGE_SCRIPT(
+      `import init, { Commons, version } from '${glue}';\n` +
+        `const wasmUrl = new URL('./node_modules/peer-commons/peer_commons_bg.wasm', import.meta.url);`,
+    ),
+  );
+  return path.join(dir, 'node_modules/peer-commons');
+}
+
+/** A temporary directory outside the repository. */
+export const scratch = () => mkdtemp(path.join(tmpdir(), 'peer-commons-package-'));
