@@ -2,8 +2,9 @@
 // then a fresh Vite project and a plain static page in a temporary directory outside the
 // repository, each installing the tarball with `npm install --offline` (the tarball has no
 // dependencies, so nothing is fetched: the tests run without a network). Used by package.test.mjs.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -123,6 +124,48 @@ export async function plainSite(dir, tarball) {
     ),
   );
   return path.join(dir, 'node_modules/peer-commons');
+}
+
+/** A free TCP port on 127.0.0.1 (Vite's dev server wants a number, not 0). */
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Guard against a dev server that never answers (not a speed check). */
+const DEV_START_GUARD_MS = 60_000;
+
+/**
+ * Vite's dev server on the Vite project made by `viteSite` (what a developer runs first: it
+ * serves dependencies pre-bundled, which moves the glue away from the .wasm).
+ * @returns {Promise<{url: string, stop: () => void}>}
+ */
+export async function viteDevServer(dir) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [VITE, '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+    cwd: dir,
+    env: NPM_ENV,
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}/`;
+  const stop = () => child.kill('SIGTERM');
+  const start = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`vite dev server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return { url, stop };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() - start > DEV_START_GUARD_MS) {
+      stop();
+      throw new Error('vite dev server did not answer');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** A temporary directory outside the repository. */

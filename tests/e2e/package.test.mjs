@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { crateVersion, launchBrowser, startRelay, watchPage } from './harness.mjs';
-import { pack, plainSite, scratch, viteSite } from './package-sites.mjs';
+import { pack, plainSite, scratch, viteDevServer, viteSite } from './package-sites.mjs';
 
 /** Guard against a wedged page (not a speed check). */
 const GUARD_MS = 60_000;
@@ -175,4 +175,18 @@ test('a plain page importing the package files: create, edit and sync between tw
   const wasm = await createEditSync(`${relay.origin}/plain/`, `${relay.origin}/plain/?wasm-url`);
   assert.deepEqual(wasm.a, [{ url: asset, type: 'application/wasm' }]);
   assert.deepEqual(wasm.b, [{ url: asset, type: 'application/wasm' }]);
+});
+
+test("Vite's dev server serves the package as it is (no optimizeDeps exclusion needed)", async (t) => {
+  const dev = await viteDevServer(path.join(dir, 'vite-app'));
+  t.after(() => dev.stop());
+  const problems = [];
+  for (const query of ['', '?wasm-url']) {
+    const { page, wasm } = await sitePage(people[0], `${dev.url}${query}`, problems);
+    assert.equal(await page.evaluate(() => window.site.version()), await crateVersion());
+    assert.equal(wasm.length, 1, `one .wasm fetched: ${JSON.stringify(wasm)}`);
+    assert.equal(wasm[0].type, 'application/wasm');
+    await page.close();
+  }
+  assert.deepEqual(problems, []);
 });
