@@ -126,6 +126,58 @@ export async function plainSite(dir, tarball) {
   return path.join(dir, 'node_modules/peer-commons');
 }
 
+/** The repository's TypeScript (a devDependency). */
+const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+
+/**
+ * TypeScript using the package, for the type check. The `@ts-expect-error` lines make the check
+ * fail if the types did not load (everything `any`), not only if they are wrong.
+ */
+const TYPED_USE = `import init, { Commons, type CommonsEvent, type OpenOptions } from 'peer-commons';
+import wasmUrl from 'peer-commons/peer_commons_bg.wasm?url';
+
+await init({ module_or_path: wasmUrl });
+const options: OpenOptions = { relays: ['wss://relay.example.org/'], name: 'Ada' };
+const commons: Commons = await Commons.create({ ...options, title: 'Typed' });
+const off: () => void = commons.onChange((event: CommonsEvent) => {
+  if (event.type === 'change') console.log(event.documents.join());
+});
+const doc: string = await commons.createDocument('Notes', 'hello');
+await commons.editDocument(doc, 5, 0, ' world');
+const text: string = commons.documentText(doc);
+// @ts-expect-error: create needs a title
+await Commons.create({ relays: [] });
+// @ts-expect-error: documentText returns a string
+const wrong: number = commons.documentText(doc);
+console.log(text, wrong);
+off();
+await commons.close();
+`;
+
+/**
+ * Type-checks TYPED_USE in the Vite project with the package's types, resolved through its
+ * exports map the way bundlers (`bundler`) or Node (`node16`) resolve it.
+ * @returns {Promise<{ok: boolean, output: string}>}
+ */
+export async function typecheck(dir, resolution) {
+  await writeFile(path.join(dir, 'typed.ts'), TYPED_USE);
+  await writeFile(path.join(dir, 'url.d.ts'), "declare module '*?url' {\n  const url: string;\n  export default url;\n}\n");
+  const args = [
+    TSC, '--noEmit', '--strict', '--target', 'es2022',
+    '--module', resolution === 'bundler' ? 'esnext' : resolution,
+    '--moduleResolution', resolution,
+    // wasm-bindgen's classes declare [Symbol.dispose] (TypeScript 5.2+, lib esnext.disposable).
+    '--lib', 'es2022,dom,esnext.disposable',
+    'typed.ts', 'url.d.ts',
+  ];
+  try {
+    await run(process.execPath, args, { cwd: dir, env: NPM_ENV });
+    return { ok: true, output: '' };
+  } catch (error) {
+    return { ok: false, output: `${error.stdout}${error.stderr}` };
+  }
+}
+
 /** A free TCP port on 127.0.0.1 (Vite's dev server wants a number, not 0). */
 async function freePort() {
   const server = createServer();

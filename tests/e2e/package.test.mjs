@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { crateVersion, launchBrowser, startRelay, watchPage } from './harness.mjs';
-import { pack, plainSite, scratch, viteDevServer, viteSite } from './package-sites.mjs';
+import { pack, plainSite, scratch, typecheck, viteDevServer, viteSite } from './package-sites.mjs';
 
 /** Guard against a wedged page (not a speed check). */
 const GUARD_MS = 60_000;
@@ -82,6 +82,13 @@ test('loading the glue changes nothing outside it and fetches nothing (sideEffec
   }
   assert.deepEqual(Object.getOwnPropertyNames(globalThis).sort(), before, 'no global was added');
   assert.deepEqual(fetched, [], 'the .wasm is fetched by init(), not on import');
+});
+
+test('TypeScript resolves the installed package to its types, as bundlers and as Node resolve it', async () => {
+  for (const resolution of ['bundler', 'node16']) {
+    const { ok, output } = await typecheck(path.join(dir, 'vite-app'), resolution);
+    assert.ok(ok, `tsc --moduleResolution ${resolution}:\n${output}`);
+  }
 });
 
 /** Opens `url` in a new tab of `person`; resolves once the site's init() succeeded. */
