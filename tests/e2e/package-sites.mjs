@@ -1,7 +1,9 @@
 // Sites that embed the npm package, made the way another project would: `npm pack` of dist/pkg,
 // then a fresh Vite project and a plain static page in a temporary directory outside the
 // repository, each installing the tarball with `npm install --offline` (the tarball has no
-// dependencies, so nothing is fetched: the tests run without a network). Used by package.test.mjs.
+// dependencies, so nothing is fetched: the tests run without a network); the Vite project also
+// serves as the place to type-check a use of the package and to run Vite's dev server.
+// Used by package.test.mjs.
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
