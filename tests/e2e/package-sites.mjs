@@ -147,6 +147,10 @@ const off: () => void = commons.onChange((event: CommonsEvent) => {
 const doc: string = await commons.createDocument('Notes', 'hello');
 await commons.editDocument(doc, 5, 0, ' world');
 const text: string = commons.documentText(doc);
+// The options of open, joined, importArchive and fork may be left out, as in JavaScript.
+const again: Commons = await Commons.open(commons.id);
+const joined: { id: string; title: string }[] = await Commons.joined();
+console.log(again.id, joined.length);
 // @ts-expect-error: create needs a title
 await Commons.create({ relays: [] });
 // @ts-expect-error: documentText returns a string
