@@ -90,7 +90,7 @@ impl WebCommons {
     /// content then arrives from peers). Works offline, whether the relays answer or not.
     pub async fn open(
         id: String,
-        #[wasm_bindgen(unchecked_param_type = "OpenOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "OpenOptions")] options: JsValue,
     ) -> Result<WebCommons, JsError> {
         poison::check().map_err(|e| JsError::new(&e))?;
         let id = parse_id(&id, "a commons id")?;
@@ -102,8 +102,7 @@ impl WebCommons {
     /// The commons this browser joined (in `database`, default "peer-commons").
     #[wasm_bindgen(unchecked_return_type = "JoinedCommons[]")]
     pub async fn joined(
-        #[wasm_bindgen(unchecked_param_type = "{ database?: string } | undefined")]
-        options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ database?: string }")] options: JsValue,
     ) -> Result<JsValue, JsError> {
         let options = Options::parse(options, false)?;
         let store = open_store(&options).await?;
@@ -124,8 +123,7 @@ impl WebCommons {
     /// Deletes this browser's copy of a commons (close it first). Its content stays with peers.
     pub async fn forget(
         id: String,
-        #[wasm_bindgen(unchecked_param_type = "{ database?: string } | undefined")]
-        options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ database?: string }")] options: JsValue,
     ) -> Result<(), JsError> {
         let id = parse_id(&id, "a commons id")?;
         let options = Options::parse(options, false)?;

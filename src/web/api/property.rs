@@ -117,7 +117,7 @@ impl WebCommons {
     #[wasm_bindgen(js_name = importArchive)]
     pub async fn import_archive(
         bytes: Vec<u8>,
-        #[wasm_bindgen(unchecked_param_type = "OpenOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "OpenOptions")] options: JsValue,
     ) -> Result<WebCommons, JsError> {
         let options = Options::parse(options, false)?;
         let store = open_store(&options).await?;
@@ -153,7 +153,7 @@ impl WebCommons {
             unchecked_param_type = "{ title: string; purpose?: string; documents?: string[]; licence?: string }"
         )]
         fork: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "OpenOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "OpenOptions")] options: JsValue,
     ) -> Result<WebCommons, JsError> {
         let input: ForkInput = serde_wasm_bindgen::from_value(fork).map_err(|e| {
             JsError::new(&format!(
