@@ -43,6 +43,26 @@ pub(super) fn check_update_v2(update: &[u8]) -> Result<(), ChangeError> {
     Ok(())
 }
 
+/// Whether the counts a Yjs **v1** update (a document state in a stored snapshot) declares ahead
+/// of its content are possible for its length: in v1 every client costs at least three bytes
+/// (its block count, id and first clock) and every block at least one (its info byte), so a
+/// count larger than the bytes left cannot be honest. Many clients are normal in a document
+/// state, so this bounds by size rather than by a protocol limit.
+pub(crate) fn plausible_update_v1(update: &[u8]) -> bool {
+    let mut at = 0;
+    let Some(clients) = read_var(update, &mut at) else {
+        return false;
+    };
+    let left = |at: usize| (update.len() - at) as u64;
+    if clients.saturating_mul(3) > left(at) {
+        return false;
+    }
+    if clients == 0 {
+        return true;
+    }
+    read_var(update, &mut at).is_some_and(|blocks| blocks <= left(at))
+}
+
 /// Reads an unsigned LEB128 number (as lib0 writes them) at `at`; `None` when it is cut short or
 /// does not fit 64 bits.
 fn read_var(bytes: &[u8], at: &mut usize) -> Option<u64> {
@@ -61,7 +81,7 @@ fn read_var(bytes: &[u8], at: &mut usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yrs::{Doc, GetString, Text, Transact};
+    use yrs::{Doc, GetString, ReadTxn, Text, Transact};
 
     /// The crash the fuzzer found: an update declaring 0xb4b4b4b4... clients.
     const CLIENT_BOMB: &[u8] = &[
@@ -111,6 +131,25 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn v1_counts_must_fit_the_bytes() {
+        let doc = Doc::with_client_id(42);
+        let body = doc.get_or_insert_text("t");
+        body.insert(&mut doc.transact_mut(), 0, "hello");
+        let state = doc
+            .transact()
+            .encode_state_as_update_v1(&yrs::StateVector::default());
+        assert!(plausible_update_v1(&state));
+        assert!(plausible_update_v1(&[0, 0]), "an empty update");
+        // The crash the snapshot fuzz target found: billions of clients in a few bytes.
+        assert!(!plausible_update_v1(&[
+            0x89, 0x89, 0x89, 0x89, 0x09, 1, 2, 3
+        ]));
+        // One client claiming more blocks than bytes follow.
+        assert!(!plausible_update_v1(&[1, 0xff, 0xff, 0x03, 42, 0, 0, 0]));
+        assert!(!plausible_update_v1(&[]));
     }
 
     #[test]
