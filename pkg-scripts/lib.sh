@@ -42,6 +42,7 @@ setup_complete() {
     [[ -x "$CHROMIUM" && -x "$CHROMEDRIVER" ]] &&
     command -v unshare >/dev/null && command -v ip >/dev/null &&
     cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 &&
+    command -v cargo-fuzz >/dev/null &&
     npm_deps_current
 }
 

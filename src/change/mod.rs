@@ -7,6 +7,7 @@
 pub mod carry;
 pub mod limits;
 pub mod ops;
+pub(crate) mod update_bound;
 mod validate;
 
 use serde::{Deserialize, Serialize};

@@ -155,6 +155,8 @@ fn validate_op(author: &AuthorId, op: &Op, genesis: bool, verify: bool) -> Resul
 /// author and nonce: otherwise one author could write under another's name, or two updates
 /// could claim the same CRDT ids and replicas would diverge.
 fn text_edit(author: &AuthorId, edit: &TextEdit) -> Result<(), ChangeError> {
+    // yrs reserves what the update's counts claim: they are bounded first.
+    super::update_bound::check_update_v2(&edit.update)?;
     let update = Update::decode_v2(&edit.update)
         .map_err(|e| ChangeError::InvalidOp(format!("CRDT update does not decode: {e}")))?;
     let expected = client_id(author, edit.nonce);

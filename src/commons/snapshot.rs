@@ -114,8 +114,15 @@ impl Commons {
         }
         if let Some(s) = snap {
             for (doc, state) in s.documents {
-                let (Some(d), Ok(u)) = (c.documents.get_mut(&doc), Update::decode_v1(&state))
-                else {
+                // A stored record may be damaged: its counts are checked before yrs reserves
+                // memory for them (docs/FUZZING.md), and only for a document this replica has.
+                let Some(d) = c.documents.get_mut(&doc) else {
+                    continue;
+                };
+                if !crate::change::update_bound::plausible_update_v1(&state) {
+                    continue;
+                }
+                let Ok(u) = Update::decode_v1(&state) else {
                     continue;
                 };
                 let _ = d.ydoc.transact_mut().apply_update(u);

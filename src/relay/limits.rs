@@ -23,8 +23,9 @@ pub const DEFAULT_MAX_SUBSCRIBERS_PER_TOPIC: usize = 1000;
 pub const DEFAULT_SEND_QUEUE: usize = 256;
 /// Default for [`Limits::ping_interval_ms`], as y-webrtc's server.
 pub const DEFAULT_PING_INTERVAL_MS: u64 = 30_000;
-/// Default for [`Limits::max_connections`]: every TCP connection costs a task and two socket
-/// buffers; 4096 WebSockets fit well within a small VM's memory (docs/PERFORMANCE.md).
+/// Default for [`Limits::max_connections`]: an idle WebSocket costs about 10 KiB of the relay's
+/// memory (docs/PERFORMANCE.md, Relay), so 4096 of them stay around 40 MiB, plus kernel socket
+/// buffers; raise it together with the process's file descriptor limit.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// Default for [`Limits::max_topic_bytes`]: our topics are 64 hex characters and y-webrtc room
 /// names are short.
