@@ -1,0 +1,414 @@
+//! Deciding a proposal in a cut, so that what a change cites cannot capture the outcome
+//! (docs/GOVERNANCE.md, Part 2 §3 and §3a):
+//!
+//! - the **electorate** is computed by the caller from the cut without the proposal's future
+//!   (`membership.rs`): citing less cannot shrink it;
+//! - **per-vote causal tallies**: a vote decides when the latest choices of the electorate among
+//!   the votes in its own causal past meet the pass or fail condition. A vote signed later with
+//!   old deps only sees what it cites: it cannot count votes it pretends not to have seen against
+//!   them;
+//! - **finality by acknowledgement**: when deciding votes disagree, the verdict that a strict
+//!   majority of the electorate acknowledged (saw alone, in one of their governance acts) wins.
+//!
+//! Cost: O(v²) bit tests for v votes on the proposal, plus, only when deciding votes disagree, a
+//! pass over the electorate's anchors made after the earliest deciding vote.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::proposals::{Outcome, Proposal, Tally, VoteNote, VoteRec};
+use super::reach::Reach;
+use super::rules::Cut;
+use super::Governance;
+use crate::change::VoteChoice;
+use crate::identity::AuthorId;
+
+/// The electorate of a proposal in a cut, with the vote weights.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Electorate {
+    pub weights: BTreeMap<AuthorId, u64>,
+    pub total: u64,
+}
+
+/// What a decision reads of the cut.
+pub(crate) struct CutView<'a> {
+    pub reach: &'a Reach,
+    /// Every author's anchors, in increasing order.
+    pub anchors_of: &'a HashMap<AuthorId, Vec<u32>>,
+    pub cut: Cut<'a>,
+}
+
+/// Decides `p` with electorate `el` from the votes `include` lets through (in the cut and not
+/// left out by a block). `notes` asks for a note per vote.
+pub(crate) fn decide(
+    p: &Proposal,
+    el: Arc<Electorate>,
+    cv: &CutView<'_>,
+    include: impl Fn(&VoteRec) -> bool,
+    notes: bool,
+) -> Tally {
+    let mut t = Tally {
+        yes: 0,
+        no: 0,
+        abstain: 0,
+        outcome: Outcome::Open,
+        decided: None,
+        notes: Vec::new(),
+        electorate: el.clone(),
+        deciding: Vec::new(),
+        confirmed: None,
+    };
+    if let Some(reason) = &p.void {
+        t.outcome = Outcome::Void {
+            reason: reason.clone(),
+        };
+        if notes {
+            t.notes = vec![VoteNote::Void; p.votes.len()];
+        }
+        return t;
+    }
+    // The votes that count at all: let through, by an elector, with an anchor.
+    let counted: Vec<(usize, u32)> = p
+        .votes
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| include(v) && el.weights.contains_key(&v.voter))
+        .filter_map(|(i, v)| Some((i, v.anchor?)))
+        .collect();
+    let mut first: [Option<usize>; 2] = [None, None];
+    for (k, &(i, a)) in counted.iter().enumerate() {
+        let (yes, no, _, voters) = tally_seen(p, &el, cv.reach, &counted[..=k], Some(a));
+        if let Some(passed) = p.verdict(el.total, yes, no, voters == el.weights.len()) {
+            t.deciding.push((a, passed));
+            first[usize::from(passed)].get_or_insert(i);
+        }
+    }
+    let chosen = match (first[0], first[1]) {
+        (Some(f), Some(pa)) => {
+            let (pass_w, fail_w) = acknowledged(&el, &t.deciding, cv);
+            let (final_pass, final_fail) = (2 * pass_w > el.total, 2 * fail_w > el.total);
+            t.confirmed = Some(final_pass || final_fail);
+            Some(match (final_pass, final_fail) {
+                (true, false) => pa,
+                (false, true) => f,
+                // Neither is final, or equivocators made both final: the earlier in causal order.
+                _ => f.min(pa),
+            })
+        }
+        (f, pa) => f.or(pa),
+    };
+    let upto = chosen.and_then(|i| p.votes.get(i)).and_then(|v| {
+        t.decided = Some(v.stamp);
+        t.outcome = match t.deciding.iter().find(|(a, _)| Some(*a) == v.anchor) {
+            Some((_, true)) => Outcome::Passed { at: v.change },
+            _ => Outcome::Failed { at: v.change },
+        };
+        v.anchor
+    });
+    let (yes, no, abstain, _) = tally_seen(p, &el, cv.reach, &counted, upto);
+    (t.yes, t.no, t.abstain) = (yes, no, abstain);
+    if notes {
+        t.notes = vote_notes(p, &el, cv.reach, &include, upto);
+    }
+    t
+}
+
+/// Sums the latest choice of each elector among `counted` votes (in causal order) that are in
+/// `↓at` (all of them when `at` is None). Returns (yes, no, abstain, number of voters).
+fn tally_seen(
+    p: &Proposal,
+    el: &Electorate,
+    reach: &Reach,
+    counted: &[(usize, u32)],
+    at: Option<u32>,
+) -> (u64, u64, u64, usize) {
+    let mut latest: BTreeMap<AuthorId, VoteChoice> = BTreeMap::new();
+    for &(i, b) in counted.iter().rev() {
+        let Some(v) = p.votes.get(i) else { continue };
+        if at.is_none_or(|a| reach.at_or_before(b, a)) {
+            latest.entry(v.voter).or_insert(v.choice);
+        }
+    }
+    let mut sums = [0u64; 3];
+    for (who, c) in &latest {
+        let w = el.weights.get(who).copied().unwrap_or(0);
+        let slot = match c {
+            VoteChoice::Yes => 0,
+            VoteChoice::No => 1,
+            VoteChoice::Abstain => 2,
+        };
+        sums[slot] += w;
+    }
+    (sums[0], sums[1], sums[2], latest.len())
+}
+
+/// One note per vote of `p`, for a decision at the vote anchored at `upto` (None: open).
+fn vote_notes(
+    p: &Proposal,
+    el: &Electorate,
+    reach: &Reach,
+    include: &impl Fn(&VoteRec) -> bool,
+    upto: Option<u32>,
+) -> Vec<VoteNote> {
+    let mut notes = Vec::with_capacity(p.votes.len());
+    let mut last: BTreeMap<AuthorId, usize> = BTreeMap::new();
+    for (i, v) in p.votes.iter().enumerate() {
+        let note = if !include(v) {
+            VoteNote::Excluded
+        } else if !el.weights.contains_key(&v.voter) {
+            VoteNote::NotInElectorate
+        } else if v
+            .anchor
+            .is_some_and(|b| upto.is_none_or(|a| reach.at_or_before(b, a)))
+        {
+            if let Some(j) = last.insert(v.voter, i) {
+                if let Some(n) = notes.get_mut(j) {
+                    *n = VoteNote::Superseded;
+                }
+            }
+            VoteNote::Counted
+        } else {
+            VoteNote::AfterDecision
+        };
+        notes.push(note);
+    }
+    notes
+}
+
+/// The electorate's weight acknowledging each verdict: (pass, fail). A member acknowledges a
+/// verdict with an anchor of theirs in the cut whose causal past (itself included) holds
+/// deciding votes of that verdict and none of the other. An honest member's anchors follow each
+/// other, so once they saw one verdict they never acknowledge the other; a member who signed
+/// forked chains may count for both (docs/GOVERNANCE.md §3a says what that allows).
+pub(crate) fn acknowledged(
+    el: &Electorate,
+    deciding: &[(u32, bool)],
+    cv: &CutView<'_>,
+) -> (u64, u64) {
+    let Some(lo) = deciding.iter().map(|(a, _)| *a).min() else {
+        return (0, 0);
+    };
+    let (mut pass_w, mut fail_w) = (0, 0);
+    for (m, w) in &el.weights {
+        let Some(list) = cv.anchors_of.get(m) else {
+            continue;
+        };
+        // An anchor has only lower-numbered anchors in its past.
+        let start = list.partition_point(|x| *x < lo);
+        let (mut pass, mut fail) = (false, false);
+        for &x in list.get(start..).unwrap_or_default() {
+            if !cv.cut.has(x) {
+                continue;
+            }
+            let seen = |verdict: bool| {
+                deciding
+                    .iter()
+                    .any(|(d, v)| *v == verdict && cv.reach.at_or_before(*d, x))
+            };
+            match (seen(true), seen(false)) {
+                (true, false) => pass = true,
+                (false, true) => fail = true,
+                _ => {}
+            }
+            if pass && fail {
+                break;
+            }
+        }
+        pass_w += if pass { *w } else { 0 };
+        fail_w += if fail { *w } else { 0 };
+    }
+    (pass_w, fail_w)
+}
+
+impl Governance {
+    /// Decides a decision or licence proposal in the current state.
+    pub(super) fn decide_now(&self, p: &Proposal) -> Tally {
+        let el = self.electorate(p, Cut::All, &self.global);
+        let cv = CutView {
+            reach: &self.reach,
+            anchors_of: &self.anchors_of,
+            cut: Cut::All,
+        };
+        let ex = &self.excluded;
+        decide(p, el, &cv, |v| !ex.contains(&v.change), true)
+    }
+
+    /// Whether a decided proposal's outcome is final in the current state: acknowledged by a
+    /// strict majority of its electorate (`decide.rs`).
+    pub(super) fn confirmed(&self, t: &Tally) -> bool {
+        if let Some(c) = t.confirmed {
+            return c;
+        }
+        let Some(passed) = t.deciding.first().map(|(_, v)| *v) else {
+            return false;
+        };
+        let cv = CutView {
+            reach: &self.reach,
+            anchors_of: &self.anchors_of,
+            cut: Cut::All,
+        };
+        let (pass_w, fail_w) = acknowledged(&t.electorate, &t.deciding, &cv);
+        2 * if passed { pass_w } else { fail_w } > t.electorate.total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::{ChangeId, ProposalKind, VoteWeight};
+
+    fn a(n: u8) -> AuthorId {
+        AuthorId([n; 32])
+    }
+
+    fn cid(n: u8) -> ChangeId {
+        ChangeId([n; 32])
+    }
+
+    /// A proposal (anchor 0) with `n` electors of weight 1, and a reach where each vote follows
+    /// the previous one unless `deps` says otherwise.
+    struct Fixture {
+        p: Proposal,
+        el: Arc<Electorate>,
+        reach: Reach,
+        anchors: HashMap<AuthorId, Vec<u32>>,
+    }
+
+    impl Fixture {
+        fn new(n: u8, quorum: (u32, u32)) -> Self {
+            let mut reach = Reach::default();
+            reach.add(cid(0), &[], true, false);
+            let p = Proposal {
+                id: cid(0),
+                author: a(0),
+                stamp: (1, cid(0)),
+                anchor: 0,
+                time: 0,
+                kind: ProposalKind::Decision,
+                text: String::new(),
+                quorum,
+                weight: VoteWeight::Equal,
+                void: None,
+                votes: vec![],
+                conc: vec![],
+            };
+            let weights: BTreeMap<AuthorId, u64> = (0..n).map(|i| (a(i), 1)).collect();
+            let el = Arc::new(Electorate {
+                total: weights.len() as u64,
+                weights,
+            });
+            Fixture {
+                p,
+                el,
+                reach,
+                anchors: HashMap::new(),
+            }
+        }
+
+        /// A vote by `who` as change `id`, citing `deps` (change ids).
+        fn vote(&mut self, id: u8, deps: &[u8], depth: u64, who: u8, choice: VoteChoice) {
+            let deps: Vec<ChangeId> = deps.iter().map(|d| cid(*d)).collect();
+            let anchor = self.reach.add(cid(id), &deps, true, false);
+            if let Some(x) = anchor {
+                self.anchors.entry(a(who)).or_default().push(x);
+            }
+            self.p.add_vote(VoteRec {
+                stamp: (depth, cid(id)),
+                op: 0,
+                change: cid(id),
+                voter: a(who),
+                choice,
+                anchor,
+            });
+        }
+
+        fn decide(&self) -> Tally {
+            let cv = CutView {
+                reach: &self.reach,
+                anchors_of: &self.anchors,
+                cut: Cut::All,
+            };
+            decide(&self.p, self.el.clone(), &cv, |_| true, true)
+        }
+    }
+
+    #[test]
+    fn passes_at_quorum_and_later_votes_change_nothing() {
+        let mut f = Fixture::new(4, (1, 2));
+        f.vote(2, &[0], 1, 0, VoteChoice::Yes);
+        assert_eq!(f.decide().outcome, Outcome::Open);
+        f.vote(3, &[2], 2, 1, VoteChoice::Yes);
+        f.vote(4, &[3], 3, 0, VoteChoice::No);
+        f.vote(5, &[4], 4, 2, VoteChoice::No);
+        let t = f.decide();
+        assert_eq!(t.outcome, Outcome::Passed { at: cid(3) });
+        assert_eq!(t.notes[2], VoteNote::AfterDecision);
+        assert_eq!((t.yes, t.no), (2, 0));
+        assert_eq!(f.p.quorum_weight(f.el.total), 2);
+    }
+
+    #[test]
+    fn ties_fail_and_latest_vote_counts() {
+        let mut f = Fixture::new(3, (1, 2));
+        f.vote(2, &[0], 1, 0, VoteChoice::No);
+        f.vote(3, &[2], 2, 0, VoteChoice::Yes);
+        assert_eq!(f.decide().outcome, Outcome::Open);
+        f.vote(4, &[3], 3, 1, VoteChoice::Yes);
+        let t = f.decide();
+        assert_eq!((t.yes, t.no), (2, 0));
+        assert_eq!(t.notes[0], VoteNote::Superseded);
+        assert_eq!(t.outcome, Outcome::Passed { at: cid(4) });
+        let mut q = Fixture::new(2, (1, 1));
+        q.vote(2, &[0], 1, 0, VoteChoice::Yes);
+        q.vote(3, &[2], 2, 1, VoteChoice::No);
+        assert_eq!(
+            q.decide().outcome,
+            Outcome::Failed { at: cid(3) },
+            "everyone voted, 1-1 with a unanimity quorum: failed"
+        );
+    }
+
+    /// Two concurrent votes each see only themselves: a "no" that did not see the "yes" cannot
+    /// add up with it, and a vote that saw both is tallied with both.
+    #[test]
+    fn a_vote_is_tallied_with_what_it_saw() {
+        let mut f = Fixture::new(4, (1, 2));
+        f.vote(2, &[0], 1, 0, VoteChoice::Yes);
+        f.vote(3, &[0], 1, 1, VoteChoice::Yes);
+        assert_eq!(
+            f.decide().outcome,
+            Outcome::Open,
+            "each saw one yes of four"
+        );
+        f.vote(4, &[2, 3], 2, 2, VoteChoice::Abstain);
+        assert_eq!(f.decide().outcome, Outcome::Passed { at: cid(4) });
+    }
+
+    /// Contrary deciding votes: the verdict acknowledged by a strict majority wins, even when its
+    /// deciding vote sorts later.
+    #[test]
+    fn the_acknowledged_verdict_wins() {
+        let mut f = Fixture::new(3, (1, 3));
+        f.vote(5, &[0], 1, 0, VoteChoice::Yes); // passes (1 of 3 at 1/3)
+        f.vote(2, &[0], 1, 1, VoteChoice::No); // fails, concurrently, sorts first
+        let t = f.decide();
+        assert_eq!(t.outcome, Outcome::Failed { at: cid(2) });
+        assert_eq!(t.confirmed, Some(false));
+        // Elector 2 votes having seen only the pass: 2 of 3 acknowledge it.
+        f.vote(6, &[5], 2, 2, VoteChoice::Abstain);
+        let t = f.decide();
+        assert_eq!(t.outcome, Outcome::Passed { at: cid(5) });
+        assert_eq!(t.confirmed, Some(true));
+        assert_eq!(t.yes, 1);
+    }
+
+    #[test]
+    fn outsiders_do_not_count() {
+        let mut f = Fixture::new(3, (1, 2));
+        f.vote(2, &[0], 1, 9, VoteChoice::Yes);
+        f.vote(3, &[2], 2, 1, VoteChoice::Yes);
+        let t = f.decide();
+        assert_eq!(t.outcome, Outcome::Open);
+        assert_eq!(t.notes, vec![VoteNote::NotInElectorate, VoteNote::Counted]);
+    }
+}
