@@ -76,8 +76,25 @@ pub(crate) fn decide(
         .filter_map(|(i, v)| Some((i, v.anchor?)))
         .collect();
     let mut first: [Option<usize>; 2] = [None, None];
+    // While every counted vote so far is in the past of the next one (the usual case: voters
+    // saw each other), the tally at a vote is the running tally; else it is recounted.
+    let mut running = Running::default();
+    let mut prev: Option<u32> = None;
     for (k, &(i, a)) in counted.iter().enumerate() {
-        let (yes, no, _, voters) = tally_seen(p, &el, cv.reach, &counted[..=k], Some(a));
+        if let Some(v) = p.votes.get(i) {
+            running.add(
+                v.voter,
+                v.choice,
+                el.weights.get(&v.voter).copied().unwrap_or(0),
+            );
+        }
+        running.chain &= prev.is_none_or(|b| cv.reach.at_or_before(b, a));
+        prev = Some(a);
+        let (yes, no, _, voters) = if running.chain {
+            running.current()
+        } else {
+            tally_seen(p, &el, cv.reach, &counted[..=k], Some(a))
+        };
         if let Some(passed) = p.verdict(el.total, yes, no, voters == el.weights.len()) {
             t.deciding.push((a, passed));
             first[usize::from(passed)].get_or_insert(i);
@@ -113,6 +130,49 @@ pub(crate) fn decide(
     t
 }
 
+/// The running tally of the votes counted so far, valid while they form a causal chain.
+struct Running {
+    latest: BTreeMap<AuthorId, (VoteChoice, u64)>,
+    sums: [u64; 3],
+    chain: bool,
+}
+
+impl Default for Running {
+    fn default() -> Self {
+        Running {
+            latest: BTreeMap::new(),
+            sums: [0; 3],
+            chain: true,
+        }
+    }
+}
+
+fn slot(c: VoteChoice) -> usize {
+    match c {
+        VoteChoice::Yes => 0,
+        VoteChoice::No => 1,
+        VoteChoice::Abstain => 2,
+    }
+}
+
+impl Running {
+    fn add(&mut self, voter: AuthorId, choice: VoteChoice, w: u64) {
+        if let Some((old, ow)) = self.latest.insert(voter, (choice, w)) {
+            if let Some(s) = self.sums.get_mut(slot(old)) {
+                *s -= ow;
+            }
+        }
+        if let Some(s) = self.sums.get_mut(slot(choice)) {
+            *s += w;
+        }
+    }
+
+    fn current(&self) -> (u64, u64, u64, usize) {
+        let [yes, no, abstain] = self.sums;
+        (yes, no, abstain, self.latest.len())
+    }
+}
+
 /// Sums the latest choice of each elector among `counted` votes (in causal order) that are in
 /// `↓at` (all of them when `at` is None). Returns (yes, no, abstain, number of voters).
 fn tally_seen(
@@ -131,13 +191,9 @@ fn tally_seen(
     }
     let mut sums = [0u64; 3];
     for (who, c) in &latest {
-        let w = el.weights.get(who).copied().unwrap_or(0);
-        let slot = match c {
-            VoteChoice::Yes => 0,
-            VoteChoice::No => 1,
-            VoteChoice::Abstain => 2,
-        };
-        sums[slot] += w;
+        if let Some(s) = sums.get_mut(slot(*c)) {
+            *s += el.weights.get(who).copied().unwrap_or(0);
+        }
     }
     (sums[0], sums[1], sums[2], latest.len())
 }
