@@ -3,12 +3,13 @@
 //! the rules in plain language and the exact evaluation algorithm.
 //!
 //! How it is evaluated, in one paragraph: whatever must be judged "as seen by" a change (is the
-//! endorser a member? who may vote on a proposal? which rules were in force?) is evaluated on that
-//! change's causal past, once, when the change is applied; the [`reach`] index makes "is this in
-//! that change's past" a bit test. What depends on later changes (the tally of a proposal, the
-//! current members, which changes a block leaves out, which changes are reverted) is kept as
-//! indexes updated by `apply` and re-evaluated lazily in `settle`, only for what a new change
-//! touched: one new vote re-tallies one proposal. Only a change in the set of passed blocks makes
+//! endorser a member? which rules were in force?) is evaluated on that change's causal past, once,
+//! when the change is applied; the [`reach`] index makes "is this in that change's past" a bit
+//! test. What depends on later changes (a proposal's electorate and outcome, the current members,
+//! which changes a block leaves out, which changes are reverted) is kept as indexes updated by
+//! `apply` and re-evaluated lazily in `settle`, only for what a new change touched: one new vote
+//! re-decides one proposal. Proposals are decided so that what a change cites cannot capture them
+//! (`decide.rs`, docs/GOVERNANCE.md Part 2 §3a). Only a change in the set of passed blocks makes
 //! the replica re-derive its documents (see `Commons::rederive`; cost: one replay of the history).
 //!
 //! Read API: [`Commons::governance`](crate::commons::Commons::governance) and the view methods in
