@@ -302,14 +302,11 @@ fn honest(c: &mut Commons, rng: &mut ChaCha8Rng, t: u64) {
     }
 }
 
-/// Writers 1..=5 (the founder is 1; 2..=5 are made members at the start); `attackers` of them
-/// also forge backdated proposals and votes; everyone syncs irregularly (partial prefixes too).
-fn adversarial_history(seed: u64, attackers: usize, steps: u64) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+/// Replicas of `n` writers (secrets 1..=n, the founder first), all members, all synced.
+fn members(n: u8) -> Vec<Commons> {
     let mut ws: Vec<Commons> = vec![founder()];
-    let id = ws[0].id();
     let mut hello = vec![];
-    for s in 2..=5u8 {
+    for s in 2..=n {
         let mut w = join(&ws[0], s);
         hello.push(say(&mut w, "hello"));
         sync(&w, &mut ws[0]);
@@ -322,14 +319,89 @@ fn adversarial_history(seed: u64, attackers: usize, steps: u64) {
     }
     let (first, rest) = ws.split_at_mut(1);
     sync(&first[0], &mut rest[0]);
-    for c in &hello[2..] {
+    for c in hello.iter().skip(2) {
         rest[0].endorse(c, 0).expect("endorse");
     }
     sync(&rest[0], &mut first[0]);
     for w in rest.iter_mut() {
         sync(&first[0], w);
     }
-    assert_eq!(ws[0].members().len(), 5);
+    assert_eq!(ws[0].members().len(), usize::from(n));
+    ws
+}
+
+/// Writer `i` receives everything the writers of `side` hold.
+fn sync_side(ws: &mut [Commons], i: usize, side: std::ops::Range<usize>) {
+    for j in side.filter(|j| *j != i) {
+        for c in held(&ws[j]) {
+            ws[i].insert(&c.bytes).expect("valid");
+        }
+    }
+}
+
+/// A partition: sides vote contrary decisions, each side's members act having seen only their
+/// side's. With 3 against 3 neither verdict is acknowledged by a majority: the earliest deciding
+/// vote stands, provisional. With 4 against 3, the majority's verdict is final and wins, whichever
+/// deciding vote sorts first.
+#[test]
+fn a_partition_yields_at_most_one_final_outcome() {
+    for (n, left) in [(6u8, 3usize), (7, 4)] {
+        let mut ws = members(n);
+        let (p, _) = ws[0]
+            .propose(ProposalKind::Decision, "split", 5)
+            .expect("propose");
+        let all = held(&ws[0]);
+        for w in ws.iter_mut() {
+            for c in &all {
+                w.insert(&c.bytes).expect("valid");
+            }
+        }
+        // Each side votes in turn, syncing within the side only; then everyone acts once.
+        for side in [0..left, left..usize::from(n)] {
+            let choice = if side.start == 0 {
+                VoteChoice::Yes
+            } else {
+                VoteChoice::No
+            };
+            for i in side.clone() {
+                sync_side(&mut ws, i, side.clone());
+                let _ = ws[i].vote(&p, choice, 6);
+            }
+            for i in side.clone() {
+                sync_side(&mut ws, i, side.clone());
+            }
+            for i in side.clone() {
+                let target = held(&ws[i])
+                    .iter()
+                    .rev()
+                    .find(|c| Some(c.body.author) != ws[i].local_author())
+                    .map(|c| c.id)
+                    .expect("someone else's change");
+                ws[i].endorse(&target, 7).expect("endorse");
+            }
+        }
+        let refs: Vec<&Commons> = ws.iter().collect();
+        let r = everywhere(&refs, u64::from(n));
+        let view = r.governance().proposal(&p).expect("p");
+        if left * 2 > usize::from(n) {
+            assert!(
+                view.outcome.passed() && view.confirmed,
+                "{:?}",
+                view.outcome
+            );
+        } else {
+            assert!(!view.confirmed, "3 against 3: nothing final");
+            assert_ne!(view.outcome, Outcome::Open);
+        }
+    }
+}
+
+/// Writers 1..=5 (the founder is 1; 2..=5 are made members at the start); `attackers` of them
+/// also forge backdated proposals and votes; everyone syncs irregularly (partial prefixes too).
+fn adversarial_history(seed: u64, attackers: usize, steps: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut ws = members(5);
+    let id = ws[0].id();
     let mut seqs = [1000u64; 5];
     for t in 1..=steps {
         let w = rng.gen_range(0..ws.len());
