@@ -103,7 +103,10 @@ pub(crate) fn decide(
     let chosen = match (first[0], first[1]) {
         (Some(f), Some(pa)) => {
             let (pass_w, fail_w) = acknowledged(&el, &t.deciding, cv);
-            let (final_pass, final_fail) = (2 * pass_w > el.total, 2 * fail_w > el.total);
+            let (final_pass, final_fail) = (
+                pass_w.saturating_mul(2) > el.total,
+                fail_w.saturating_mul(2) > el.total,
+            );
             t.confirmed = Some(final_pass || final_fail);
             Some(match (final_pass, final_fail) {
                 (true, false) => pa,
@@ -114,11 +117,13 @@ pub(crate) fn decide(
         }
         (f, pa) => f.or(pa),
     };
+    let passes = chosen.is_some() && chosen == first[1];
     let upto = chosen.and_then(|i| p.votes.get(i)).and_then(|v| {
         t.decided = Some(v.stamp);
-        t.outcome = match t.deciding.iter().find(|(a, _)| Some(*a) == v.anchor) {
-            Some((_, true)) => Outcome::Passed { at: v.change },
-            _ => Outcome::Failed { at: v.change },
+        t.outcome = if passes {
+            Outcome::Passed { at: v.change }
+        } else {
+            Outcome::Failed { at: v.change }
         };
         v.anchor
     });
@@ -304,7 +309,8 @@ impl Governance {
             cut: Cut::All,
         };
         let (pass_w, fail_w) = acknowledged(&t.electorate, &t.deciding, &cv);
-        2 * if passed { pass_w } else { fail_w } > t.electorate.total
+        let w = if passed { pass_w } else { fail_w };
+        w.saturating_mul(2) > t.electorate.total
     }
 }
 
