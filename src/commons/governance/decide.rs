@@ -464,6 +464,26 @@ mod tests {
         assert_eq!(t.yes, 1);
     }
 
+    /// A member who signs forked chains may acknowledge both verdicts, but each verdict counts
+    /// them once, however many of their anchors acknowledge it.
+    #[test]
+    fn an_equivocator_counts_once_per_verdict() {
+        let mut f = Fixture::new(3, (1, 3));
+        f.vote(5, &[0], 1, 0, VoteChoice::Yes); // passes
+        f.vote(2, &[0], 1, 1, VoteChoice::No); // fails
+        f.vote(6, &[5], 2, 1, VoteChoice::Abstain); // elector 1 again, on a fork: saw the pass
+        f.vote(7, &[6], 3, 1, VoteChoice::Abstain); // and again
+        let t = f.decide();
+        let cv = CutView {
+            reach: &f.reach,
+            anchors_of: &f.anchors,
+            cut: Cut::All,
+        };
+        assert_eq!(acknowledged(&f.el, &t.deciding, &cv), (2, 1));
+        assert_eq!(t.outcome, Outcome::Passed { at: cid(5) });
+        assert_eq!(t.confirmed, Some(true));
+    }
+
     #[test]
     fn outsiders_do_not_count() {
         let mut f = Fixture::new(3, (1, 2));
