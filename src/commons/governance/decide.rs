@@ -20,7 +20,7 @@ use super::proposals::{Outcome, Proposal, Tally, VoteNote, VoteRec};
 use super::reach::Reach;
 use super::rules::Cut;
 use super::Governance;
-use crate::change::VoteChoice;
+use crate::change::{ChangeId, VoteChoice};
 use crate::identity::AuthorId;
 
 /// The electorate of a proposal in a cut, with the vote weights.
@@ -47,6 +47,17 @@ pub(crate) fn decide(
     include: impl Fn(&VoteRec) -> bool,
     notes: bool,
 ) -> Tally {
+    decide_run(p, el, cv, include, notes).0
+}
+
+/// [`decide`], also returning the running tally, to extend it with later votes ([`extend`]).
+pub(crate) fn decide_run(
+    p: &Proposal,
+    el: Arc<Electorate>,
+    cv: &CutView<'_>,
+    include: impl Fn(&VoteRec) -> bool,
+    notes: bool,
+) -> (Tally, Running) {
     let mut t = Tally {
         yes: 0,
         no: 0,
@@ -65,7 +76,7 @@ pub(crate) fn decide(
         if notes {
             t.notes = vec![VoteNote::Void; p.votes.len()];
         }
-        return t;
+        return (t, Running::default());
     }
     // The votes that count at all: let through, by an elector, with an anchor.
     let counted: Vec<(usize, u32)> = p
@@ -76,25 +87,17 @@ pub(crate) fn decide(
         .filter_map(|(i, v)| Some((i, v.anchor?)))
         .collect();
     let mut first: [Option<usize>; 2] = [None, None];
-    // While every counted vote so far is in the past of the next one (the usual case: voters
-    // saw each other), the tally at a vote is the running tally; else it is recounted.
     let mut running = Running::default();
-    let mut prev: Option<u32> = None;
-    for (k, &(i, a)) in counted.iter().enumerate() {
-        if let Some(v) = p.votes.get(i) {
-            running.add(
-                v.voter,
-                v.choice,
-                el.weights.get(&v.voter).copied().unwrap_or(0),
-            );
-        }
-        running.chain &= prev.is_none_or(|b| cv.reach.at_or_before(b, a));
-        prev = Some(a);
-        let (yes, no, _, voters) = if running.chain {
-            running.current()
-        } else {
-            tally_seen(p, &el, cv.reach, &counted[..=k], Some(a))
-        };
+    for &(i, a) in &counted {
+        let Some(v) = p.votes.get(i) else { continue };
+        running.add(
+            i,
+            a,
+            v.voter,
+            v.choice,
+            el.weights.get(&v.voter).copied().unwrap_or(0),
+        );
+        let (yes, no, _, voters) = running.seen_by(a, cv.reach);
         if let Some(passed) = p.verdict(el.total, yes, no, voters == el.weights.len()) {
             t.deciding.push((a, passed));
             first[usize::from(passed)].get_or_insert(i);
@@ -132,24 +135,80 @@ pub(crate) fn decide(
     if notes {
         t.notes = vote_notes(p, &el, cv.reach, &include, upto);
     }
-    t
+    running.seen = p.votes.len();
+    (t, running)
 }
 
-/// The running tally of the votes counted so far, valid while they form a causal chain.
-struct Running {
+/// Extends tally `t` (with notes) and its running tally with the votes of `p` from position
+/// `run.seen` on, all later in causal order than those already counted: the usual case of a vote
+/// arriving after the ones it follows. Returns false, leaving a full [`decide`] to the caller,
+/// when a new vote is the first deciding one or decides contrary to an earlier one (the notes and
+/// acknowledgements then change for earlier votes too) or the tally is contested or void.
+pub(crate) fn extend(
+    p: &Proposal,
+    t: &mut Tally,
+    run: &mut Running,
+    reach: &Reach,
+    include: impl Fn(&VoteRec) -> bool,
+) -> bool {
+    if t.confirmed.is_some() || matches!(t.outcome, Outcome::Void { .. }) {
+        return false;
+    }
+    let el = t.electorate.clone();
+    for i in run.seen..p.votes.len() {
+        let Some(v) = p.votes.get(i) else {
+            return false;
+        };
+        let note = match (include(v), el.weights.get(&v.voter), v.anchor) {
+            (false, _, _) => VoteNote::Excluded,
+            (true, None, _) => VoteNote::NotInElectorate,
+            (true, Some(_), None) => VoteNote::AfterDecision,
+            (true, Some(&w), Some(a)) => {
+                let prev = run
+                    .by_voter
+                    .get(&v.voter)
+                    .and_then(|l| l.last())
+                    .map(|x| x.0);
+                run.add(i, a, v.voter, v.choice, w);
+                let (yes, no, _, voters) = run.seen_by(a, reach);
+                if let Some(passed) = p.verdict(el.total, yes, no, voters == el.weights.len()) {
+                    if t.decided.is_none() || t.deciding.iter().any(|(_, x)| *x != passed) {
+                        return false;
+                    }
+                    t.deciding.push((a, passed));
+                }
+                if t.decided.is_some() {
+                    VoteNote::AfterDecision
+                } else {
+                    if let Some(n) = prev.and_then(|j| t.notes.get_mut(j)) {
+                        *n = VoteNote::Superseded;
+                    }
+                    [t.yes, t.no, t.abstain] = run.sums;
+                    VoteNote::Counted
+                }
+            }
+        };
+        t.notes.push(note);
+    }
+    run.seen = p.votes.len();
+    true
+}
+
+/// The tally of the votes counted so far (in causal order), and what it takes to get from it the
+/// tally at a vote: the votes it did not see are the few recent ones outside its dense past, so
+/// only their voters' latest seen choices are looked up again. A vote's tally costs O(log v) plus
+/// the votes concurrent with it, instead of a recount.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Running {
+    /// How many of the proposal's votes (a prefix, in causal order) it has seen.
+    pub seen: usize,
+    /// Each voter's latest choice and weight.
     latest: BTreeMap<AuthorId, (VoteChoice, u64)>,
     sums: [u64; 3],
-    chain: bool,
-}
-
-impl Default for Running {
-    fn default() -> Self {
-        Running {
-            latest: BTreeMap::new(),
-            sums: [0; 3],
-            chain: true,
-        }
-    }
+    /// Counted votes by anchor: (anchor, position, voter).
+    by_anchor: std::collections::BTreeSet<(u32, usize, AuthorId)>,
+    /// Each voter's counted votes: (position, anchor, choice), in causal order.
+    by_voter: HashMap<AuthorId, Vec<(usize, u32, VoteChoice)>>,
 }
 
 fn slot(c: VoteChoice) -> usize {
@@ -161,7 +220,8 @@ fn slot(c: VoteChoice) -> usize {
 }
 
 impl Running {
-    fn add(&mut self, voter: AuthorId, choice: VoteChoice, w: u64) {
+    /// Counts the vote at position `k` (anchor `a`).
+    fn add(&mut self, k: usize, a: u32, voter: AuthorId, choice: VoteChoice, w: u64) {
         if let Some((old, ow)) = self.latest.insert(voter, (choice, w)) {
             if let Some(s) = self.sums.get_mut(slot(old)) {
                 *s -= ow;
@@ -170,11 +230,45 @@ impl Running {
         if let Some(s) = self.sums.get_mut(slot(choice)) {
             *s += w;
         }
+        self.by_anchor.insert((a, k, voter));
+        self.by_voter.entry(voter).or_default().push((k, a, choice));
     }
 
-    fn current(&self) -> (u64, u64, u64, usize) {
-        let [yes, no, abstain] = self.sums;
-        (yes, no, abstain, self.latest.len())
+    /// (yes, no, abstain, number of voters) counting only the votes in `↓a`, `a` being the
+    /// latest counted vote's anchor.
+    fn seen_by(&self, a: u32, reach: &Reach) -> (u64, u64, u64, usize) {
+        let dense = reach.node(a).map_or(0, |n| n.past.dense());
+        let mut unseen_voters: Vec<AuthorId> = Vec::new();
+        for &(b, _, v) in self.by_anchor.range((dense, 0, AuthorId([0; 32]))..) {
+            if !reach.at_or_before(b, a) && !unseen_voters.contains(&v) {
+                unseen_voters.push(v);
+            }
+        }
+        let [mut yes, mut no, mut abstain] = self.sums;
+        let mut voters = self.latest.len();
+        for who in unseen_voters {
+            let Some(&(c, w)) = self.latest.get(&who) else {
+                continue;
+            };
+            match c {
+                VoteChoice::Yes => yes -= w,
+                VoteChoice::No => no -= w,
+                VoteChoice::Abstain => abstain -= w,
+            }
+            let seen = self.by_voter.get(&who).and_then(|list| {
+                list.iter()
+                    .rev()
+                    .find(|(_, b, _)| reach.at_or_before(*b, a))
+                    .map(|(_, _, c)| *c)
+            });
+            match seen {
+                Some(VoteChoice::Yes) => yes += w,
+                Some(VoteChoice::No) => no += w,
+                Some(VoteChoice::Abstain) => abstain += w,
+                None => voters -= 1,
+            }
+        }
+        (yes, no, abstain, voters)
     }
 }
 
@@ -283,6 +377,38 @@ pub(crate) fn acknowledged(
 
 impl Governance {
     /// Decides a decision or licence proposal in the current state.
+    /// Re-decides decision or licence proposal `pid` in the current state: by extending its
+    /// tally when its new votes all come after those counted and its electorate is unchanged,
+    /// else from scratch. Returns the new tally.
+    pub(super) fn redecide_now(&mut self, pid: &ChangeId) -> Option<Tally> {
+        let p = self.proposals.get(pid)?;
+        let low = self.vote_low.remove(pid);
+        let el = self.electorate(p, Cut::All, &self.global);
+        let ex = &self.excluded;
+        if let (Some(low), Some(mut t), Some(mut run)) =
+            (low, self.tallies.remove(pid), self.runs.remove(pid))
+        {
+            let same = Arc::ptr_eq(&el, &t.electorate) || *el == *t.electorate;
+            if same
+                && run.seen == low
+                && extend(p, &mut t, &mut run, &self.reach, |v| {
+                    !ex.contains(&v.change)
+                })
+            {
+                self.runs.insert(*pid, run);
+                return Some(t);
+            }
+        }
+        let cv = CutView {
+            reach: &self.reach,
+            anchors_of: &self.anchors_of,
+            cut: Cut::All,
+        };
+        let (t, run) = decide_run(p, el, &cv, |v| !ex.contains(&v.change), true);
+        self.runs.insert(*pid, run);
+        Some(t)
+    }
+
     pub(super) fn decide_now(&self, p: &Proposal) -> Tally {
         let el = self.electorate(p, Cut::All, &self.global);
         let cv = CutView {
@@ -317,7 +443,7 @@ impl Governance {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::{ChangeId, ProposalKind, VoteWeight};
+    use crate::change::{ProposalKind, VoteWeight};
 
     fn a(n: u8) -> AuthorId {
         AuthorId([n; 32])

@@ -118,6 +118,10 @@ pub struct Governance {
     electorates: RefCell<HashMap<ElectKey, Arc<Electorate>>>,
     /// Proposals whose current deciding votes disagree: any new anchor may acknowledge one side.
     contested: BTreeSet<ChangeId>,
+    /// Running tallies of decision and licence proposals in the current state, and the lowest
+    /// position a vote was inserted at since (`decide::extend`).
+    runs: HashMap<ChangeId, decide::Running>,
+    vote_low: HashMap<ChangeId, usize>,
     targets: HashMap<ChangeId, TargetRec>,
     reverts: HashMap<ChangeId, RevertRec>,
     // ---- the current state (the cut of every change), kept up to date by `settle` ----
@@ -221,7 +225,7 @@ impl Governance {
                 }
                 (Op::Vote { proposal, choice }, _) => {
                     if let Some(p) = self.proposals.get_mut(proposal) {
-                        p.add_vote(VoteRec {
+                        let pos = p.add_vote(VoteRec {
                             stamp,
                             op: i as u32,
                             change: id,
@@ -233,6 +237,8 @@ impl Governance {
                             self.dirty.rules = true;
                         } else {
                             self.dirty.proposals.insert(*proposal);
+                            let low = self.vote_low.entry(*proposal).or_insert(pos);
+                            *low = (*low).min(pos);
                         }
                     }
                 }
@@ -383,6 +389,9 @@ impl Governance {
             }
             self.global = rules;
             if blocks_changed {
+                // Electorates leave blocked keys out: every proposal is re-decided.
+                self.dirty.proposals.extend(self.order.values().copied());
+                self.runs.clear();
                 let ex = exclusion::closure(dag, &self.reach, &self.global.blocks);
                 if ex != self.excluded {
                     self.excluded = ex;
@@ -392,6 +401,8 @@ impl Governance {
             }
         }
         if full {
+            self.runs.clear();
+            self.vote_low.clear();
             // Left-out proposals change too (a passed licence change may no longer count).
             self.dirty.licence = true;
             self.dirty.proposals.extend(self.order.values().copied());
@@ -418,21 +429,22 @@ impl Governance {
 
     /// Re-tallies a decision or licence proposal (rule proposals are tallied with the rules).
     fn retally(&mut self, pid: &ChangeId) {
-        let Some(p) = self.proposals.get(pid) else {
-            return;
-        };
-        if p.is_rule() {
+        if self.proposals.get(pid).is_none_or(Proposal::is_rule) {
             return;
         }
-        let t = self.decide_now(p);
+        let Some(t) = self.redecide_now(pid) else {
+            return;
+        };
+        let licence = self
+            .proposals
+            .get(pid)
+            .is_some_and(|p| matches!(p.kind, ProposalKind::ChangeLicence { .. }));
         if t.confirmed.is_some() {
             self.contested.insert(*pid);
         } else {
             self.contested.remove(pid);
         }
-        if matches!(p.kind, ProposalKind::ChangeLicence { .. })
-            && self.tallies.get(pid).map(|old| &old.outcome) != Some(&t.outcome)
-        {
+        if licence && self.tallies.get(pid).map(|old| &old.outcome) != Some(&t.outcome) {
             self.dirty.licence = true;
         }
         self.tallies.insert(*pid, t);
