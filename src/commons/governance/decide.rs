@@ -238,10 +238,10 @@ impl Running {
     /// latest counted vote's anchor.
     fn seen_by(&self, a: u32, reach: &Reach) -> (u64, u64, u64, usize) {
         let dense = reach.node(a).map_or(0, |n| n.past.dense());
-        let mut unseen_voters: Vec<AuthorId> = Vec::new();
+        let mut unseen_voters: std::collections::BTreeSet<AuthorId> = Default::default();
         for &(b, _, v) in self.by_anchor.range((dense, 0, AuthorId([0; 32]))..) {
-            if !reach.at_or_before(b, a) && !unseen_voters.contains(&v) {
-                unseen_voters.push(v);
+            if !reach.at_or_before(b, a) {
+                unseen_voters.insert(v);
             }
         }
         let [mut yes, mut no, mut abstain] = self.sums;
@@ -343,6 +343,22 @@ pub(crate) fn acknowledged(
     let Some(lo) = deciding.iter().map(|(a, _)| *a).min() else {
         return (0, 0);
     };
+    // Deciding anchors per verdict, sorted: "is one in the past of x" is then a look at the
+    // lowest (below x's dense past, it is) and at the few between that and x.
+    let mut by: [std::collections::BTreeSet<u32>; 2] = Default::default();
+    for (d, v) in deciding {
+        if let Some(set) = by.get_mut(usize::from(*v)) {
+            set.insert(*d);
+        }
+    }
+    let seen = |verdict: bool, x: u32| {
+        let Some(set) = by.get(usize::from(verdict)) else {
+            return false;
+        };
+        let dense = cv.reach.node(x).map_or(0, |n| n.past.dense());
+        set.first().is_some_and(|d| *d < dense)
+            || set.range(dense..=x).any(|d| cv.reach.at_or_before(*d, x))
+    };
     let (mut pass_w, mut fail_w) = (0, 0);
     for (m, w) in &el.weights {
         let Some(list) = cv.anchors_of.get(m) else {
@@ -355,12 +371,7 @@ pub(crate) fn acknowledged(
             if !cv.cut.has(x) {
                 continue;
             }
-            let seen = |verdict: bool| {
-                deciding
-                    .iter()
-                    .any(|(d, v)| *v == verdict && cv.reach.at_or_before(*d, x))
-            };
-            match (seen(true), seen(false)) {
+            match (seen(true, x), seen(false, x)) {
                 (true, false) => pass = true,
                 (false, true) => fail = true,
                 _ => {}
