@@ -100,6 +100,8 @@ function proposalItem(c, p) {
   const outcome = pick(p, 'outcome', 'status', 'state') ?? 'open';
   const state = typeof outcome === 'object' ? outcome.state ?? 'open' : outcome;
   const text = pick(p, 'text', 'description') ?? '';
+  const decided = ['passed', 'failed'].includes(String(state).toLowerCase());
+  const confirmed = pick(p, 'confirmed') === true;
   const num = (n) => Number(pick(tally, n) ?? 0);
   const voteBtn = (choice, label) => h('button', { type: 'button', class: 'small', 'aria-label': `Vote ${label} on “${text.slice(0, 40)}”`,
     onclick: (e) => act(e.currentTarget, 'Your vote could not be recorded', async () => {
@@ -109,6 +111,7 @@ function proposalItem(c, p) {
   const voteList = Array.isArray(votes) ? votes : Object.entries(votes).map(([voter, choice]) => ({ voter, choice }));
   return h('li', { class: 'proposal', 'data-proposal': id, 'data-state': String(state) },
     h('p', {}, h('span', { class: `badge badge-${String(state).toLowerCase()}` }, String(state)), ' ',
+      decided ? h('span', { class: 'confirmed', title: confirmed ? 'Acknowledged by a majority of the electorate: final' : 'Not yet acknowledged by a majority of the electorate: a contrary decision could still prevail' }, confirmed ? '(confirmed) ' : '(provisional) ') : null,
       h('strong', {}, pick(p, 'kind') ?? 'proposal'), ': ', text),
     h('p', { class: 'tally' }, `Yes ${num('yes')} · No ${num('no')} · Abstain ${num('abstain')} · electorate ${Array.isArray(electorate) ? electorate.length : electorate}`,
       pick(p, 'quorumWeight') !== undefined ? ` · needs ${pick(p, 'quorumWeight')} yes (quorum ${pick(p, 'quorumNum')}/${pick(p, 'quorumDen')})` : ''),

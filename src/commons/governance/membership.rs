@@ -8,7 +8,9 @@
 //! not depend on the order changes arrive in.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
+use super::decide::Electorate;
 use super::proposals::Proposal;
 use super::reach::Past;
 use super::rules::{Cut, CutRules};
@@ -70,6 +72,7 @@ impl Governance {
                 self.first_endorsed.insert((stamp, target_author));
             }
             self.dirty.candidates.insert(target_author);
+            self.endorsement_counts(anchor);
         }
     }
 
@@ -147,7 +150,8 @@ impl Governance {
         out
     }
 
-    /// A proposal as judged in its causal past: electorate, weights, rules, validity.
+    /// A proposal as judged in its causal past: rules and validity. Its electorate is not fixed
+    /// here: it depends on the cut it is decided in ([`Governance::electorate`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn new_proposal(
         &self,
@@ -161,18 +165,6 @@ impl Governance {
         past: &Past,
         rules: &CutRules,
     ) -> Proposal {
-        let cut = Cut::Past(past);
-        let members = self.members_at(cut, rules);
-        let electorate: BTreeMap<AuthorId, u64> = match rules.params.vote_weight {
-            VoteWeight::Equal => members.into_iter().map(|m| (m, 1)).collect(),
-            VoteWeight::Reputation => {
-                let endorsed = self.endorsed_changes_at(cut, rules);
-                members
-                    .into_iter()
-                    .map(|m| (m, reputation_weight(endorsed.get(&m).copied().unwrap_or(0))))
-                    .collect()
-            }
-        };
         let void = match kind {
             ProposalKind::ChangeParameter { name, value } => {
                 super::Parameter::parse(name, value).err()
@@ -182,6 +174,16 @@ impl Governance {
             }
             _ => None,
         };
+        // Counting endorsements that arrived before the proposal but are not in its past.
+        let from = self.endorse_anchors.partition_point(|e| *e < past.dense());
+        let conc = self
+            .endorse_anchors
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .filter(|&e| e != anchor && !past.get(e))
+            .collect();
         Proposal {
             id,
             author,
@@ -190,13 +192,73 @@ impl Governance {
             time,
             kind: kind.clone(),
             text: text.to_string(),
-            total: electorate.values().sum(),
-            electorate,
             quorum: (rules.params.quorum_num, rules.params.quorum_den),
             weight: rules.params.vote_weight,
             void,
             votes: vec![],
+            conc,
         }
+    }
+
+    /// A new counting endorsement (anchor `e`) joins the electorate cut of every proposal it is
+    /// concurrent with; those proposals are re-decided.
+    fn endorsement_counts(&mut self, e: u32) {
+        self.endorse_anchors.push(e);
+        for p in self.proposals.values_mut() {
+            if p.anchor == e || self.reach.before(p.anchor, e) || self.reach.before(e, p.anchor) {
+                continue;
+            }
+            p.conc.push(e);
+            if p.is_rule() {
+                self.dirty.rules = true;
+            } else {
+                self.dirty.proposals.insert(p.id);
+            }
+        }
+    }
+
+    /// The electorate of `p` decided in `cut` under `rules`: the members (not blocked) of the cut
+    /// without `p`'s future, i.e. counting the endorsements in `p`'s past and those of the cut
+    /// concurrent with `p`. Memoised by exactly what it depends on.
+    pub(super) fn electorate(
+        &self,
+        p: &Proposal,
+        cut: Cut<'_>,
+        rules: &CutRules,
+    ) -> Arc<Electorate> {
+        let conc: Vec<u32> = p.conc.iter().copied().filter(|&e| cut.has(e)).collect();
+        let key = (p.id, conc, rules.blocks.clone());
+        if let Some(el) = self.electorates.borrow().get(&key) {
+            return el.clone();
+        }
+        let past = self
+            .reach
+            .node(p.anchor)
+            .map(|n| n.past.clone())
+            .unwrap_or_default();
+        let ecut = Cut::Elect(&past, &key.1);
+        let members = self.members_at(ecut, rules);
+        let weights: BTreeMap<AuthorId, u64> = match p.weight {
+            VoteWeight::Equal => members.into_iter().map(|m| (m, 1)).collect(),
+            VoteWeight::Reputation => {
+                let endorsed = self.endorsed_changes_at(ecut, rules);
+                members
+                    .into_iter()
+                    .map(|m| (m, reputation_weight(endorsed.get(&m).copied().unwrap_or(0))))
+                    .collect()
+            }
+        };
+        let el = Arc::new(Electorate {
+            total: weights.values().sum(),
+            weights,
+        });
+        let mut cache = self.electorates.borrow_mut();
+        // Keys are exact, so the cache is never stale; it is only bounded.
+        if cache.len() > 4096 {
+            cache.clear();
+        }
+        cache.insert(key, el.clone());
+        el
     }
 
     /// Recomputes one candidate's current membership record (counting endorsements not left out

@@ -3,18 +3,20 @@
 //! the rules in plain language and the exact evaluation algorithm.
 //!
 //! How it is evaluated, in one paragraph: whatever must be judged "as seen by" a change (is the
-//! endorser a member? who may vote on a proposal? which rules were in force?) is evaluated on that
-//! change's causal past, once, when the change is applied; the [`reach`] index makes "is this in
-//! that change's past" a bit test. What depends on later changes (the tally of a proposal, the
-//! current members, which changes a block leaves out, which changes are reverted) is kept as
-//! indexes updated by `apply` and re-evaluated lazily in `settle`, only for what a new change
-//! touched: one new vote re-tallies one proposal. Only a change in the set of passed blocks makes
+//! endorser a member? which rules were in force?) is evaluated on that change's causal past, once,
+//! when the change is applied; the [`reach`] index makes "is this in that change's past" a bit
+//! test. What depends on later changes (a proposal's electorate and outcome, the current members,
+//! which changes a block leaves out, which changes are reverted) is kept as indexes updated by
+//! `apply` and re-evaluated lazily in `settle`, only for what a new change touched: one new vote
+//! re-decides one proposal. Proposals are decided so that what a change cites cannot capture them
+//! (`decide.rs`, docs/GOVERNANCE.md Part 2 §3a). Only a change in the set of passed blocks makes
 //! the replica re-derive its documents (see `Commons::rederive`; cost: one replay of the history).
 //!
 //! Read API: [`Commons::governance`](crate::commons::Commons::governance) and the view methods in
 //! [`views`]; write API: the [`actions`] methods on `Commons`.
 
 pub mod actions;
+mod decide;
 mod effects;
 mod exclusion;
 pub mod hexser;
@@ -28,14 +30,17 @@ pub(crate) mod tombstone;
 mod validation;
 pub mod views;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::change::{Change, ChangeId, Charter, Op, ProposalKind};
 use crate::dag::Dag;
 use crate::identity::AuthorId;
+use decide::Electorate;
 use proposals::{Proposal, Tally, VoteRec};
 use reach::{Past, Reach};
-use rules::{rules_at, Cut, CutRules, RuleInputs};
+use rules::{rules_at, Cut, CutRules, PassedBlock};
 use validation::{FlagRec, RevertRec, TargetRec};
 
 pub use super::documents::Stamp;
@@ -62,6 +67,9 @@ pub(crate) struct EndorseRec {
     pub k: u32,
 }
 
+type RulesKey = (Past, Vec<(u32, Vec<u32>)>);
+type ElectKey = (ChangeId, Vec<u32>, BTreeMap<AuthorId, Vec<PassedBlock>>);
+
 /// What [`Governance::settle`] asks of the replica.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Settled {
@@ -75,10 +83,8 @@ pub(crate) struct Settled {
 struct Dirty {
     rules: bool,
     licence: bool,
-    /// Proposals to re-tally from their first vote.
+    /// Decision and licence proposals to re-decide.
     proposals: BTreeSet<ChangeId>,
-    /// Proposals with new votes, and the lowest position a new vote was inserted at.
-    votes: BTreeMap<ChangeId, usize>,
     candidates: BTreeSet<AuthorId>,
     reverts: Vec<ChangeId>,
 }
@@ -101,8 +107,21 @@ pub struct Governance {
     block_order: BTreeMap<Stamp, ChangeId>,
     param_order: BTreeMap<Stamp, ChangeId>,
     licence_order: BTreeMap<Stamp, ChangeId>,
-    /// Rules in force per set of rule anchors in a cut.
-    memo: HashMap<Past, CutRules>,
+    /// Rules in force per set of rule anchors in a cut and endorsements concurrent with its rule
+    /// proposals (what they depend on, when no rule proposal of the cut is contested).
+    memo: HashMap<RulesKey, CutRules>,
+    /// Anchors of counting endorsements of candidates, in increasing order.
+    endorse_anchors: Vec<u32>,
+    /// Every author's anchors, in increasing order (their acknowledgements, `decide.rs`).
+    anchors_of: HashMap<AuthorId, Vec<u32>>,
+    /// Electorates by proposal, concurrent endorsements in the cut, and blocks of the cut.
+    electorates: RefCell<HashMap<ElectKey, Arc<Electorate>>>,
+    /// Proposals whose current deciding votes disagree: any new anchor may acknowledge one side.
+    contested: BTreeSet<ChangeId>,
+    /// Running tallies of decision and licence proposals in the current state, and the lowest
+    /// position a vote was inserted at since (`decide::extend`).
+    runs: HashMap<ChangeId, decide::Running>,
+    vote_low: HashMap<ChangeId, usize>,
     targets: HashMap<ChangeId, TargetRec>,
     reverts: HashMap<ChangeId, RevertRec>,
     // ---- the current state (the cut of every change), kept up to date by `settle` ----
@@ -148,6 +167,10 @@ impl Governance {
         }
         let (anchor, rule) = self.classify(&change.body.ops);
         let a = self.reach.add(id, &change.body.deps, anchor, rule);
+        if let Some(x) = a {
+            self.anchors_of.entry(author).or_default().push(x);
+            self.acknowledge_contested();
+        }
         if self.global.blocks.contains_key(&author)
             && self.global.excludes_new(&self.reach, &id, &author)
         {
@@ -202,17 +225,21 @@ impl Governance {
                 }
                 (Op::Vote { proposal, choice }, _) => {
                     if let Some(p) = self.proposals.get_mut(proposal) {
-                        let rule = p.is_rule();
                         let pos = p.add_vote(VoteRec {
                             stamp,
                             op: i as u32,
                             change: id,
                             voter: author,
                             choice: *choice,
-                            anchor: if rule { a } else { None },
+                            anchor: a,
                         });
-                        let low = self.dirty.votes.entry(*proposal).or_insert(pos);
-                        *low = (*low).min(pos);
+                        if p.is_rule() {
+                            self.dirty.rules = true;
+                        } else {
+                            self.dirty.proposals.insert(*proposal);
+                            let low = self.vote_low.entry(*proposal).or_insert(pos);
+                            *low = (*low).min(pos);
+                        }
                     }
                 }
                 _ => {}
@@ -248,11 +275,10 @@ impl Governance {
                     anchor = true;
                     rule |= proposals::is_rule_kind(kind);
                 }
-                Op::Vote { proposal, .. }
-                    if self.proposals.get(proposal).is_some_and(Proposal::is_rule) =>
-                {
+                // Every vote is an anchor: its tally is what it saw (`decide.rs`).
+                Op::Vote { proposal, .. } => {
                     anchor = true;
-                    rule = true;
+                    rule |= self.proposals.get(proposal).is_some_and(Proposal::is_rule);
                 }
                 _ => {}
             }
@@ -269,13 +295,44 @@ impl Governance {
         if node.rule_past.is_empty() {
             return (past, self.genesis_rules());
         }
-        if let Some(r) = self.memo.get(&node.rule_past) {
+        let key = (node.rule_past.clone(), self.conc_key(&past));
+        if let Some(r) = self.memo.get(&key) {
             return (past, r.clone());
         }
-        let key = node.rule_past.clone();
-        let (rules, _) = rules_at(Cut::Past(&past), &self.rule_inputs(), false);
-        self.memo.insert(key, rules.clone());
+        let (rules, _, contested) = rules_at(Cut::Past(&past), self, false);
+        if !contested {
+            self.memo.insert(key, rules.clone());
+        }
         (past, rules)
+    }
+
+    /// The endorsements of cut `past` concurrent with each rule proposal of the cut: with the
+    /// rule anchors, what the rules of the cut depend on when nothing is contested.
+    fn conc_key(&self, past: &Past) -> Vec<(u32, Vec<u32>)> {
+        self.block_order
+            .values()
+            .chain(self.param_order.values())
+            .filter_map(|pid| self.proposals.get(pid))
+            .filter(|p| past.get(p.anchor) && !p.conc.is_empty())
+            .map(|p| {
+                let c: Vec<u32> = p.conc.iter().copied().filter(|&e| past.get(e)).collect();
+                (p.anchor, c)
+            })
+            .filter(|(_, c)| !c.is_empty())
+            .collect()
+    }
+
+    /// A new anchor may acknowledge a side of a contested proposal: re-decide those.
+    fn acknowledge_contested(&mut self) {
+        for pid in &self.contested {
+            match self.proposals.get(pid) {
+                Some(p) if p.is_rule() => self.dirty.rules = true,
+                Some(_) => {
+                    self.dirty.proposals.insert(*pid);
+                }
+                None => {}
+            }
+        }
     }
 
     fn genesis_rules(&self) -> CutRules {
@@ -285,19 +342,6 @@ impl Governance {
                 .map(|(_, c)| c.params.clone())
                 .unwrap_or_default(),
         )
-    }
-
-    fn rule_inputs(&self) -> RuleInputs<'_> {
-        RuleInputs {
-            reach: &self.reach,
-            proposals: &self.proposals,
-            blocks: &self.block_order,
-            params: &self.param_order,
-            genesis: self
-                .genesis
-                .as_ref()
-                .map_or(&DEFAULT_PARAMS, |(_, c)| &c.params),
-        }
     }
 
     fn add_proposal(&mut self, p: Proposal) {
@@ -327,21 +371,27 @@ impl Governance {
     pub(crate) fn settle(&mut self, dag: &Dag) -> Settled {
         let mut out = Settled::default();
         let mut full = false;
-        for (pid, low) in std::mem::take(&mut self.dirty.votes) {
-            self.count_new_votes(&pid, low);
-        }
         if std::mem::take(&mut self.dirty.rules) {
-            let (rules, tallies) = rules_at(Cut::All, &self.rule_inputs(), true);
+            let (rules, tallies, _) = rules_at(Cut::All, self, true);
             let blocks_changed = rules.blocks != self.global.blocks;
             // Rule proposals left out by a block get no tally: drop the previous ones.
             for pid in self.block_order.values().chain(self.param_order.values()) {
                 self.tallies.remove(pid);
             }
+            for pid in self.block_order.values().chain(self.param_order.values()) {
+                self.contested.remove(pid);
+            }
             for (pid, t) in tallies {
+                if t.confirmed.is_some() {
+                    self.contested.insert(pid);
+                }
                 self.tallies.insert(pid, t);
             }
             self.global = rules;
             if blocks_changed {
+                // Electorates leave blocked keys out: every proposal is re-decided.
+                self.dirty.proposals.extend(self.order.values().copied());
+                self.runs.clear();
                 let ex = exclusion::closure(dag, &self.reach, &self.global.blocks);
                 if ex != self.excluded {
                     self.excluded = ex;
@@ -351,6 +401,8 @@ impl Governance {
             }
         }
         if full {
+            self.runs.clear();
+            self.vote_low.clear();
             // Left-out proposals change too (a passed licence change may no longer count).
             self.dirty.licence = true;
             self.dirty.proposals.extend(self.order.values().copied());
@@ -375,82 +427,24 @@ impl Governance {
         out
     }
 
-    /// Counts the votes a proposal received since its last tally. When they all come after the
-    /// votes already counted (the usual case) the tally is extended vote by vote; otherwise the
-    /// proposal is re-tallied from its first vote. A rule proposal whose outcome changes makes
-    /// the rules of the current state be re-evaluated.
-    fn count_new_votes(&mut self, pid: &ChangeId, low: usize) {
-        let Some(p) = self.proposals.get(pid) else {
-            return;
-        };
-        let rule = p.is_rule();
-        if rule && self.dirty.rules {
-            return;
-        }
-        let extendable = self.tallies.get(pid).is_some_and(|t| t.seen == low);
-        if !extendable {
-            if rule {
-                self.dirty.rules = true;
-            } else {
-                self.dirty.proposals.insert(*pid);
-            }
-            return;
-        }
-        let Some(mut t) = self.tallies.remove(pid) else {
-            return;
-        };
-        let before = t.outcome.clone();
-        for i in low..p.votes.len() {
-            let included = p.votes.get(i).is_some_and(|v| self.vote_included(p, v));
-            p.step(&mut t, i, included);
-        }
-        if t.outcome != before {
-            if rule {
-                self.dirty.rules = true;
-            } else if matches!(p.kind, ProposalKind::ChangeLicence { .. }) {
-                self.dirty.licence = true;
-            }
-        }
-        self.tallies.insert(*pid, t);
-    }
-
-    /// Whether a vote counts for the current tally of `p`, as far as blocks go: for block and
-    /// unblock proposals, blocks decided before `p` (in causal order of proposals) leave votes
-    /// out; for the others, the blocks in force.
-    fn vote_included(&self, p: &Proposal, v: &VoteRec) -> bool {
-        if !p.is_rule() {
-            return !self.excluded.contains(&v.change);
-        }
-        let Some(a) = v.anchor else { return false };
-        let before_p = |pid: &ChangeId| {
-            matches!(p.kind, ProposalKind::ChangeParameter { .. })
-                || self.proposals.get(pid).is_some_and(|q| q.stamp < p.stamp)
-        };
-        !self.global.blocks.get(&v.voter).is_some_and(|pbs| {
-            pbs.iter().filter(|pb| before_p(&pb.proposal)).any(|pb| {
-                !self.reach.at_or_before(a, pb.anchor)
-                    && !pb
-                        .lifts
-                        .iter()
-                        .filter(|(_, u)| before_p(u))
-                        .any(|(u, _)| self.reach.before(*u, a))
-            })
-        })
-    }
-
     /// Re-tallies a decision or licence proposal (rule proposals are tallied with the rules).
     fn retally(&mut self, pid: &ChangeId) {
-        let Some(p) = self.proposals.get(pid) else {
-            return;
-        };
-        if p.is_rule() {
+        if self.proposals.get(pid).is_none_or(Proposal::is_rule) {
             return;
         }
-        let ex = &self.excluded;
-        let t = p.decide(|v| !ex.contains(&v.change), true);
-        if matches!(p.kind, ProposalKind::ChangeLicence { .. })
-            && self.tallies.get(pid).map(|old| &old.outcome) != Some(&t.outcome)
-        {
+        let Some(t) = self.redecide_now(pid) else {
+            return;
+        };
+        let licence = self
+            .proposals
+            .get(pid)
+            .is_some_and(|p| matches!(p.kind, ProposalKind::ChangeLicence { .. }));
+        if t.confirmed.is_some() {
+            self.contested.insert(*pid);
+        } else {
+            self.contested.remove(pid);
+        }
+        if licence && self.tallies.get(pid).map(|old| &old.outcome) != Some(&t.outcome) {
             self.dirty.licence = true;
         }
         self.tallies.insert(*pid, t);

@@ -1,7 +1,5 @@
-//! Proposals and their tallies. A proposal is decided at the first vote, in causal order, after
-//! which it passes or fails; later votes are recorded but change nothing (docs/GOVERNANCE.md).
-
-use std::collections::BTreeMap;
+//! Proposals, their votes and outcomes, and the parameters a proposal can change. How a proposal
+//! is decided in a cut is in `decide.rs` (docs/GOVERNANCE.md, Part 2 §3).
 
 use serde::Serialize;
 
@@ -18,11 +16,12 @@ pub(crate) struct VoteRec {
     pub change: ChangeId,
     pub voter: AuthorId,
     pub choice: VoteChoice,
-    /// Anchor index when the vote is on a rule-bearing proposal.
+    /// The vote's anchor index (every vote is an anchor: tallies ask what a vote had seen).
     pub anchor: Option<u32>,
 }
 
-/// A proposal, with what was fixed when it was made: its electorate and rules.
+/// A proposal, with what was fixed when it was made: its rules. Its electorate depends on the cut
+/// it is decided in (`decide.rs`).
 #[derive(Clone, Debug)]
 pub(crate) struct Proposal {
     pub id: ChangeId,
@@ -33,9 +32,6 @@ pub(crate) struct Proposal {
     pub time: u64,
     pub kind: ProposalKind,
     pub text: String,
-    /// Members in the proposal's causal past, with their vote weights.
-    pub electorate: BTreeMap<AuthorId, u64>,
-    pub total: u64,
     /// The quorum and weighing in force in the proposal's causal past.
     pub quorum: (u32, u32),
     pub weight: VoteWeight,
@@ -43,6 +39,9 @@ pub(crate) struct Proposal {
     pub void: Option<String>,
     /// Every vote on it, sorted by `(stamp, op)`.
     pub votes: Vec<VoteRec>,
+    /// Anchors of counting endorsements concurrent with the proposal (neither in its past nor in
+    /// its future), sorted: with its past, they make its electorate.
+    pub conc: Vec<u32>,
 }
 
 /// Where a proposal stands.
@@ -77,13 +76,15 @@ impl Outcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum VoteNote {
-    /// It is the voter's latest vote before the decision: it counts.
+    /// It is the voter's latest vote in the deciding vote's causal past (or, while the proposal
+    /// is open, their latest vote): it counts.
     Counted,
-    /// A later vote of the same voter (before the decision) replaced it.
+    /// A later vote of the same voter (in the deciding vote's causal past) replaced it.
     Superseded,
-    /// The voter was not a member in the proposal's causal past.
+    /// The voter is not in the proposal's electorate.
     NotInElectorate,
-    /// It comes after the decision in causal order.
+    /// It is not in the causal past of the deciding vote (it was made after the decision, or
+    /// concurrently with it).
     AfterDecision,
     /// Its author was blocked and it is outside the block's causal past.
     Excluded,
@@ -100,96 +101,31 @@ pub(crate) struct Tally {
     pub outcome: Outcome,
     /// The stamp of the deciding vote.
     pub decided: Option<Stamp>,
-    /// One note per vote of `Proposal::votes` seen, same order (only when asked).
+    /// One note per vote of `Proposal::votes`, same order (only when asked).
     pub notes: Vec<VoteNote>,
-    /// Each elector's latest counted choice and the index of that vote.
-    pub latest: BTreeMap<AuthorId, (VoteChoice, usize)>,
-    /// How many of the proposal's votes (a prefix, in causal order) the tally has seen.
-    pub seen: usize,
+    /// The electorate the tally counted.
+    pub electorate: std::sync::Arc<super::decide::Electorate>,
+    /// Every deciding vote: its anchor and whether it passes the proposal.
+    pub deciding: Vec<(u32, bool)>,
+    /// Whether the outcome is final (acknowledged by a majority); computed only when deciding
+    /// votes disagree (else on demand, see `Governance::confirmed`).
+    pub confirmed: Option<bool>,
 }
 
 impl Proposal {
-    /// Decides the proposal from the votes `include` lets through (those in a causal cut and not
-    /// excluded by a block), in causal order. `notes` asks for a note per vote.
-    pub(crate) fn decide(&self, include: impl Fn(&VoteRec) -> bool, notes: bool) -> Tally {
-        let mut t = Tally {
-            yes: 0,
-            no: 0,
-            abstain: 0,
-            outcome: Outcome::Open,
-            decided: None,
-            notes: Vec::new(),
-            latest: BTreeMap::new(),
-            seen: 0,
-        };
-        if let Some(reason) = &self.void {
-            t.outcome = Outcome::Void {
-                reason: reason.clone(),
-            };
-            if notes {
-                t.notes = vec![VoteNote::Void; self.votes.len()];
-            }
-            t.seen = self.votes.len();
-            return t;
-        }
-        for (i, v) in self.votes.iter().enumerate() {
-            if t.decided.is_some() && !notes {
-                break;
-            }
-            self.step(&mut t, i, include(v));
-        }
-        if !notes {
-            t.notes.clear();
-        }
-        t
-    }
-
-    /// Counts vote `i` (the next one after those `t` has seen) into `t`; `included` says whether
-    /// the caller lets it through. Votes after the decision are only noted.
-    pub(crate) fn step(&self, t: &mut Tally, i: usize, included: bool) {
-        let Some(v) = self.votes.get(i) else { return };
-        t.seen = i + 1;
-        if t.decided.is_some() || self.void.is_some() {
-            t.notes.push(if self.void.is_some() {
-                VoteNote::Void
-            } else {
-                VoteNote::AfterDecision
-            });
-            return;
-        }
-        if !included {
-            t.notes.push(VoteNote::Excluded);
-            return;
-        }
-        let Some(&w) = self.electorate.get(&v.voter) else {
-            t.notes.push(VoteNote::NotInElectorate);
-            return;
-        };
-        if let Some((old, j)) = t.latest.insert(v.voter, (v.choice, i)) {
-            *t.bucket(old) -= w;
-            if let Some(n) = t.notes.get_mut(j) {
-                *n = VoteNote::Superseded;
-            }
-        }
-        *t.bucket(v.choice) += w;
-        t.notes.push(VoteNote::Counted);
-        let all_voted = t.latest.len() == self.electorate.len();
-        if let Some(passed) = self.verdict(t.yes, t.no, all_voted) {
-            t.decided = Some(v.stamp);
-            t.outcome = if passed {
-                Outcome::Passed { at: v.change }
-            } else {
-                Outcome::Failed { at: v.change }
-            };
-        }
+    /// The smallest yes-weight that reaches the quorum with an electorate of weight `total`.
+    pub(crate) fn quorum_weight(&self, total: u64) -> u64 {
+        let (num, den) = (u128::from(self.quorum.0), u128::from(self.quorum.1.max(1)));
+        let need = (num * u128::from(total)).div_ceil(den);
+        u64::try_from(need).unwrap_or(u64::MAX)
     }
 
     /// Some(true) when passed, Some(false) when failed, None while open. Passing: yes-weight
-    /// reaches the quorum fraction of the electorate's weight and exceeds no-weight. Failing: the
-    /// same for no against yes, or everyone voted without passing (ties fail).
-    fn verdict(&self, yes: u64, no: u64, all_voted: bool) -> Option<bool> {
+    /// reaches the quorum fraction of the electorate's weight `total` and exceeds no-weight.
+    /// Failing: the same for no against yes, or everyone voted without passing (ties fail).
+    pub(crate) fn verdict(&self, total: u64, yes: u64, no: u64, all_voted: bool) -> Option<bool> {
         let (num, den) = (u128::from(self.quorum.0), u128::from(self.quorum.1.max(1)));
-        let total = u128::from(self.total);
+        let total = u128::from(total);
         let reaches = |w: u64| u128::from(w) * den >= num * total;
         if reaches(yes) && yes > no {
             Some(true)
@@ -198,13 +134,6 @@ impl Proposal {
         } else {
             None
         }
-    }
-
-    /// The smallest yes-weight that reaches the quorum.
-    pub(crate) fn quorum_weight(&self) -> u64 {
-        let (num, den) = (u128::from(self.quorum.0), u128::from(self.quorum.1.max(1)));
-        let need = (num * u128::from(self.total)).div_ceil(den);
-        u64::try_from(need).unwrap_or(u64::MAX)
     }
 
     /// Inserts a vote at its place in causal order (idempotent); returns its position.
@@ -234,16 +163,6 @@ pub(crate) fn is_rule_kind(kind: &ProposalKind) -> bool {
             | ProposalKind::Block { .. }
             | ProposalKind::Unblock { .. }
     )
-}
-
-impl Tally {
-    fn bucket(&mut self, c: VoteChoice) -> &mut u64 {
-        match c {
-            VoteChoice::Yes => &mut self.yes,
-            VoteChoice::No => &mut self.no,
-            VoteChoice::Abstain => &mut self.abstain,
-        }
-    }
 }
 
 /// A charter parameter a proposal can change, parsed from its name and value.
@@ -335,108 +254,6 @@ impl Parameter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn a(n: u8) -> AuthorId {
-        AuthorId([n; 32])
-    }
-
-    fn proposal(n: usize, quorum: (u32, u32)) -> Proposal {
-        Proposal {
-            id: ChangeId([0; 32]),
-            author: a(0),
-            stamp: (1, ChangeId([0; 32])),
-            anchor: 0,
-            time: 0,
-            kind: ProposalKind::Decision,
-            text: String::new(),
-            electorate: (0..n as u8).map(|i| (a(i), 1)).collect(),
-            total: n as u64,
-            quorum,
-            weight: VoteWeight::Equal,
-            void: None,
-            votes: vec![],
-        }
-    }
-
-    fn vote(p: &mut Proposal, depth: u64, who: u8, choice: VoteChoice) {
-        p.add_vote(VoteRec {
-            stamp: (depth, ChangeId([depth as u8; 32])),
-            op: 0,
-            change: ChangeId([depth as u8; 32]),
-            voter: a(who),
-            choice,
-            anchor: None,
-        });
-    }
-
-    #[test]
-    fn passes_at_quorum_and_later_votes_change_nothing() {
-        let mut p = proposal(4, (1, 2));
-        vote(&mut p, 2, 0, VoteChoice::Yes);
-        assert_eq!(p.decide(|_| true, false).outcome, Outcome::Open);
-        vote(&mut p, 3, 1, VoteChoice::Yes);
-        let t = p.decide(|_| true, true);
-        assert_eq!(
-            t.outcome,
-            Outcome::Passed {
-                at: ChangeId([3; 32])
-            }
-        );
-        vote(&mut p, 4, 0, VoteChoice::No);
-        vote(&mut p, 5, 2, VoteChoice::No);
-        let t2 = p.decide(|_| true, true);
-        assert_eq!(t2.outcome, t.outcome);
-        assert_eq!(t2.notes[2], VoteNote::AfterDecision);
-        assert_eq!(p.quorum_weight(), 2);
-    }
-
-    #[test]
-    fn ties_fail_and_latest_vote_counts() {
-        let mut p = proposal(3, (1, 2));
-        vote(&mut p, 2, 0, VoteChoice::No);
-        vote(&mut p, 3, 0, VoteChoice::Yes);
-        assert_eq!(p.decide(|_| true, false).outcome, Outcome::Open);
-        vote(&mut p, 4, 1, VoteChoice::Yes);
-        let t = p.decide(|_| true, true);
-        assert_eq!((t.yes, t.no), (2, 0));
-        assert_eq!(t.notes[0], VoteNote::Superseded);
-        assert_eq!(
-            t.outcome,
-            Outcome::Passed {
-                at: ChangeId([4; 32])
-            }
-        );
-        let mut q = proposal(2, (1, 1));
-        vote(&mut q, 2, 0, VoteChoice::Yes);
-        vote(&mut q, 3, 1, VoteChoice::No);
-        assert_eq!(
-            q.decide(|_| true, false).outcome,
-            Outcome::Failed {
-                at: ChangeId([3; 32])
-            },
-            "everyone voted, 1-1 with a unanimity quorum: failed"
-        );
-        let mut r = proposal(4, (1, 2));
-        vote(&mut r, 2, 0, VoteChoice::No);
-        vote(&mut r, 3, 1, VoteChoice::No);
-        assert_eq!(
-            r.decide(|_| true, false).outcome,
-            Outcome::Failed {
-                at: ChangeId([3; 32])
-            },
-            "no-votes reaching the quorum and exceeding yes fail it"
-        );
-    }
-
-    #[test]
-    fn outsiders_and_excluded_votes_do_not_count() {
-        let mut p = proposal(3, (1, 2));
-        vote(&mut p, 2, 9, VoteChoice::Yes);
-        vote(&mut p, 3, 1, VoteChoice::Yes);
-        let t = p.decide(|v| v.voter != a(1), true);
-        assert_eq!(t.outcome, Outcome::Open);
-        assert_eq!(t.notes, vec![VoteNote::NotInElectorate, VoteNote::Excluded]);
-    }
 
     #[test]
     fn parameters_parse_with_clear_errors() {

@@ -137,6 +137,11 @@ impl Past {
         self.dense == 0 && self.tail.is_empty()
     }
 
+    /// Every index below this one is in the set.
+    pub(crate) fn dense(&self) -> u32 {
+        self.dense
+    }
+
     /// Moves a run of set bits at the start of the tail into `dense`, so equal sets compare equal.
     fn normalize(&mut self) {
         let run = self.tail.leading_run();

@@ -8,11 +8,12 @@
 //! changes excluded by the ones decided before it; then parameter proposals, applied in the causal
 //! order of their deciding votes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
+use super::decide::{decide, CutView};
 use super::proposals::{Parameter, Proposal, Tally};
 use super::reach::{Past, Reach};
-use super::Stamp;
+use super::{Governance, Stamp};
 use crate::change::{ChangeId, GovernanceParams, ProposalKind};
 use crate::identity::AuthorId;
 
@@ -23,6 +24,9 @@ pub(crate) enum Cut<'a> {
     All,
     /// The strict causal past of an anchor.
     Past(&'a Past),
+    /// A proposal's electorate cut: its strict past plus these anchors (sorted), concurrent
+    /// with it.
+    Elect(&'a Past, &'a [u32]),
 }
 
 impl Cut<'_> {
@@ -31,12 +35,13 @@ impl Cut<'_> {
         match self {
             Cut::All => true,
             Cut::Past(past) => past.get(a),
+            Cut::Elect(past, more) => past.get(a) || more.binary_search(&a).is_ok(),
         }
     }
 }
 
 /// A passed block of a key, and the passed unblocks that lifted it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PassedBlock {
     /// The block proposal's anchor and change.
     pub anchor: u32,
@@ -102,36 +107,43 @@ impl CutRules {
     }
 }
 
-/// What `rules_at` needs to see of the governance state.
-pub(crate) struct RuleInputs<'a> {
-    pub reach: &'a Reach,
-    pub proposals: &'a HashMap<ChangeId, Proposal>,
-    /// Block and unblock proposals by stamp.
-    pub blocks: &'a BTreeMap<Stamp, ChangeId>,
-    /// Parameter proposals by stamp.
-    pub params: &'a BTreeMap<Stamp, ChangeId>,
-    pub genesis: &'a GovernanceParams,
-}
-
-/// Evaluates the rules in force in `cut`, with the tally of every rule proposal of the cut.
+/// Evaluates the rules in force in `cut`, with the tally of every rule proposal of the cut, and
+/// whether some rule proposal of the cut has contrary deciding votes (its outcome then depends on
+/// acknowledgements: the rules cannot be memoised by rule anchors alone).
 pub(crate) fn rules_at(
     cut: Cut<'_>,
-    inp: &RuleInputs<'_>,
+    g: &Governance,
     notes: bool,
-) -> (CutRules, Vec<(ChangeId, Tally)>) {
-    let mut r = CutRules::genesis(inp.genesis.clone());
+) -> (CutRules, Vec<(ChangeId, Tally)>, bool) {
+    let genesis = g
+        .genesis
+        .as_ref()
+        .map_or(&super::DEFAULT_PARAMS, |(_, c)| &c.params);
+    let mut r = CutRules::genesis(genesis.clone());
     let mut tallies = Vec::new();
-    let reach = inp.reach;
+    let mut contested = false;
+    let reach = &g.reach;
+    let cv = CutView {
+        reach,
+        anchors_of: &g.anchors_of,
+        cut,
+    };
     let in_cut =
         |p: &Proposal, r: &CutRules| cut.has(p.anchor) && !r.excludes(reach, p.anchor, &p.author);
-    for pid in inp.blocks.values() {
-        let Some(p) = inp.proposals.get(pid) else {
+    let mut decide_in = |p: &Proposal, r: &CutRules| {
+        let el = g.electorate(p, cut, r);
+        let t = decide(p, el, &cv, |v| vote_counts(cut, r, reach, v), notes);
+        contested |= t.confirmed.is_some();
+        t
+    };
+    for pid in g.block_order.values() {
+        let Some(p) = g.proposals.get(pid) else {
             continue;
         };
         if !in_cut(p, &r) {
             continue;
         }
-        let t = p.decide(|v| vote_counts(cut, &r, reach, v), notes);
+        let t = decide_in(p, &r);
         if t.outcome.passed() {
             match &p.kind {
                 ProposalKind::Block { key } => {
@@ -154,14 +166,14 @@ pub(crate) fn rules_at(
         tallies.push((p.id, t));
     }
     let mut passed: Vec<(Stamp, ChangeId)> = Vec::new();
-    for pid in inp.params.values() {
-        let Some(p) = inp.proposals.get(pid) else {
+    for pid in g.param_order.values() {
+        let Some(p) = g.proposals.get(pid) else {
             continue;
         };
         if !in_cut(p, &r) {
             continue;
         }
-        let t = p.decide(|v| vote_counts(cut, &r, reach, v), notes);
+        let t = decide_in(p, &r);
         if let (true, Some(at)) = (t.outcome.passed(), t.decided) {
             passed.push((at, p.id));
         }
@@ -170,7 +182,7 @@ pub(crate) fn rules_at(
     passed.sort_unstable();
     for (_, pid) in passed {
         let Some(ProposalKind::ChangeParameter { name, value }) =
-            inp.proposals.get(&pid).map(|p| &p.kind)
+            g.proposals.get(&pid).map(|p| &p.kind)
         else {
             continue;
         };
@@ -185,7 +197,7 @@ pub(crate) fn rules_at(
             }
         }
     }
-    (r, tallies)
+    (r, tallies, contested)
 }
 
 /// A vote on a rule proposal counts in `cut` when it is in the cut and not left out by the

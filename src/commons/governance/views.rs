@@ -67,7 +67,8 @@ pub struct ProposalView {
     /// The kind's parameters: `name`/`value`, `key`, or `spdx`.
     pub params: BTreeMap<String, String>,
     pub text: String,
-    /// Members in the proposal's causal past, with their weights.
+    /// The electorate, with weights: the members of the current state that were members without
+    /// counting any change made after the proposal (docs/GOVERNANCE.md, Part 2 §3).
     pub electorate: Vec<Elector>,
     pub total_weight: u64,
     pub quorum_num: u32,
@@ -80,6 +81,9 @@ pub struct ProposalView {
     pub no: u64,
     pub abstain: u64,
     pub outcome: Outcome,
+    /// Whether the outcome is final: a strict majority of the electorate's weight acknowledged
+    /// it (Part 2 §3a). A decided outcome that is not yet final is provisional.
+    pub confirmed: bool,
     /// Every vote in causal order, with whether it counted.
     pub votes: Vec<VoteView>,
     /// Why a passed proposal had no effect, if so (a licence change that would drop the
@@ -180,10 +184,11 @@ impl Governance {
         let t: &Tally = match self.tallies.get(&p.id) {
             Some(t) => t,
             None => {
-                fallback = p.decide(|v| !self.excluded.contains(&v.change), true);
+                fallback = self.decide_now(p);
                 &fallback
             }
         };
+        let decided = matches!(t.outcome, Outcome::Passed { .. } | Outcome::Failed { .. });
         let (kind, params) = kind_parts(&p.kind);
         ProposalView {
             id: p.id,
@@ -192,23 +197,25 @@ impl Governance {
             kind,
             params,
             text: p.text.clone(),
-            electorate: p
+            electorate: t
                 .electorate
+                .weights
                 .iter()
                 .map(|(k, w)| Elector {
                     key: *k,
                     weight: *w,
                 })
                 .collect(),
-            total_weight: p.total,
+            total_weight: t.electorate.total,
             quorum_num: p.quorum.0,
             quorum_den: p.quorum.1,
-            quorum_weight: p.quorum_weight(),
+            quorum_weight: p.quorum_weight(t.electorate.total),
             vote_weight: weight_str(p.weight),
             yes: t.yes,
             no: t.no,
             abstain: t.abstain,
             outcome: t.outcome.clone(),
+            confirmed: decided && self.confirmed(t),
             votes: p
                 .votes
                 .iter()

@@ -15,6 +15,11 @@ impl World {
         Identity::from_secret(secret_of(i)).author().0
     }
 
+    /// The signing secret of honest peer `i` (scenarios that forge changes sign with it).
+    pub fn secret(&self, i: usize) -> Option<[u8; 32]> {
+        self.honest(i).map(|h| h.secret)
+    }
+
     /// Chunks garbage peer `i` sent.
     pub fn garbage_sent(&self, i: usize) -> u64 {
         match &self.slots[i] {
