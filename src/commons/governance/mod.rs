@@ -169,7 +169,7 @@ impl Governance {
         let a = self.reach.add(id, &change.body.deps, anchor, rule);
         if let Some(x) = a {
             self.anchors_of.entry(author).or_default().push(x);
-            self.acknowledge_contested();
+            self.acknowledge_contested(&author);
         }
         if self.global.blocks.contains_key(&author)
             && self.global.excludes_new(&self.reach, &id, &author)
@@ -322,9 +322,19 @@ impl Governance {
             .collect()
     }
 
-    /// A new anchor may acknowledge a side of a contested proposal: re-decide those.
-    fn acknowledge_contested(&mut self) {
+    /// A new anchor by `author` may acknowledge a side of a contested proposal: re-decide those
+    /// whose electorate holds `author`. Only electors acknowledge, and an anchor never changes
+    /// its own author's membership, so anchors of anyone else (non-members above all) leave the
+    /// contested tallies as they are: what they cost is bounded by elector activity.
+    fn acknowledge_contested(&mut self, author: &AuthorId) {
         for pid in &self.contested {
+            let elector = self
+                .tallies
+                .get(pid)
+                .is_none_or(|t| t.electorate.weights.contains_key(author));
+            if !elector {
+                continue;
+            }
             match self.proposals.get(pid) {
                 Some(p) if p.is_rule() => self.dirty.rules = true,
                 Some(_) => {
